@@ -1,0 +1,1 @@
+"""Adapters: the ports made real for one kind of infrastructure each."""

@@ -1,0 +1,27 @@
+"""The in-process event bus: events are already durable in the catalog's outbox; publishing
+marks them sent and hands them to subscribers (webhook subscriptions come with the HTTP API)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from darkroom.domain.events import Event
+
+log = logging.getLogger("darkroom.events")
+
+Subscriber = Callable[[Event], None]
+
+
+class LocalEventBus:
+    def __init__(self) -> None:
+        self.subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.append(subscriber)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        for item in events:
+            log.debug(item.detail_type, extra={"event": item.envelope()})
+            for subscriber in self.subscribers:
+                subscriber(item)

@@ -1,0 +1,339 @@
+"""The catalog on SQL: images, step results, content hashes, detection records, event outbox."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from darkroom.adapters.sql import schema as t
+from darkroom.adapters.sql.database import Database
+from darkroom.domain.events import Event
+from darkroom.domain.records import (
+    IMAGE_UPDATABLE_FIELDS,
+    DetectionRecord,
+    Image,
+    ImageStatus,
+    Label,
+)
+from darkroom.ports import ImageQuery
+
+_CHUNK = 500  # ids per IN (...) list, under SQLite's variable limit
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _image_row(image: Image) -> dict[str, Any]:
+    return {
+        "id": image.id,
+        "owner": image.owner,
+        "recipe": image.recipe,
+        "filename": image.filename,
+        "source": image.source,
+        "location": image.location,
+        "status": image.status.value,
+        "idempotency_key": image.idempotency_key,
+        "job_id": image.job_id,
+        "content_type": image.content_type,
+        "size_bytes": image.size_bytes,
+        "sha256": image.sha256,
+        "phash": image.phash,
+        "format": image.format,
+        "width": image.width,
+        "height": image.height,
+        "class_name": image.class_name,
+        "confidence": image.confidence,
+        "uncertain": image.uncertain,
+        "labels": [label.to_json() for label in image.labels],
+        "thumbnail": image.thumbnail,
+        "duplicate_of": image.duplicate_of,
+        "error": image.error,
+        "metadata": image.metadata,
+        "created_at": _epoch(image.created_at),
+        "updated_at": _epoch(image.updated_at),
+    }
+
+
+def _image(row: Row[Any]) -> Image:
+    data = row._mapping
+    return Image(
+        id=data["id"],
+        owner=data["owner"],
+        recipe=data["recipe"],
+        filename=data["filename"],
+        source=data["source"],
+        location=data["location"],
+        status=ImageStatus(data["status"]),
+        idempotency_key=data["idempotency_key"],
+        job_id=data["job_id"],
+        content_type=data["content_type"],
+        size_bytes=data["size_bytes"],
+        sha256=data["sha256"],
+        phash=data["phash"],
+        format=data["format"],
+        width=data["width"],
+        height=data["height"],
+        class_name=data["class_name"],
+        confidence=data["confidence"],
+        uncertain=bool(data["uncertain"]),
+        labels=[Label.from_json(item) for item in data["labels"] or []],
+        thumbnail=data["thumbnail"],
+        duplicate_of=data["duplicate_of"],
+        error=data["error"],
+        metadata=data["metadata"] or {},
+        created_at=_moment(data["created_at"]),
+        updated_at=_moment(data["updated_at"]),
+    )
+
+
+def _updates_row(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - IMAGE_UPDATABLE_FIELDS - {"job_id", "recipe"}
+    if unknown:
+        raise ValueError(f"not updatable image fields: {sorted(unknown)}")
+    row = dict(fields)
+    if "status" in row:
+        row["status"] = ImageStatus(row["status"]).value
+    if "labels" in row:
+        row["labels"] = [
+            label.to_json() if isinstance(label, Label) else label for label in row["labels"]
+        ]
+    row["updated_at"] = time.time()
+    return row
+
+
+class SqlCatalog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    # images
+
+    def add_image(self, image: Image) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(insert(t.images).values(**_image_row(image)))
+
+    def get_image(self, image_id: str, owner: str | None = None) -> Image | None:
+        query = select(t.images).where(t.images.c.id == image_id)
+        if owner is not None:
+            query = query.where(t.images.c.owner == owner)
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        return _image(row) if row is not None else None
+
+    def find_image(self, owner: str, idempotency_key: str) -> Image | None:
+        query = select(t.images).where(
+            and_(t.images.c.owner == owner, t.images.c.idempotency_key == idempotency_key)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        return _image(row) if row is not None else None
+
+    def images_by_ids(self, ids: Sequence[str]) -> list[Image]:
+        found: list[Image] = []
+        with self.db.read() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                rows = conn.execute(select(t.images).where(t.images.c.id.in_(chunk)))
+                found.extend(_image(row) for row in rows)
+        return found
+
+    def list_images(self, query: ImageQuery) -> list[Image]:
+        c = t.images.c
+        sql = select(t.images).where(c.owner == query.owner)
+        if query.status is not None:
+            sql = sql.where(c.status == query.status.value)
+        if query.class_name is not None:
+            sql = sql.where(c.class_name == query.class_name)
+        if query.uncertain is not None:
+            sql = sql.where(c.uncertain == query.uncertain)
+        if query.recipe is not None:
+            sql = sql.where(c.recipe == query.recipe)
+        if query.created_after is not None:
+            sql = sql.where(c.created_at >= _epoch(query.created_after))
+        if query.created_before is not None:
+            sql = sql.where(c.created_at < _epoch(query.created_before))
+        if query.after_id is not None:
+            sql = sql.where(c.id > query.after_id)
+        sql = sql.order_by(c.id).limit(query.limit)
+        with self.db.read() as conn:
+            return [_image(row) for row in conn.execute(sql)]
+
+    def count_by_status(self, owner: str | None = None) -> dict[str, int]:
+        c = t.images.c
+        sql = select(c.status, func.count()).group_by(c.status)
+        if owner is not None:
+            sql = sql.where(c.owner == owner)
+        with self.db.read() as conn:
+            return {status: count for status, count in conn.execute(sql)}
+
+    def update_image(self, image_id: str, **fields: Any) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(update(t.images).where(t.images.c.id == image_id).values(_updates_row(fields)))
+
+    def delete_image(self, image_id: str) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(delete(t.images).where(t.images.c.id == image_id))
+            conn.execute(delete(t.detection_logs).where(t.detection_logs.c.image_id == image_id))
+            conn.execute(delete(t.contents).where(t.contents.c.image_id == image_id))
+
+    # steps
+
+    def step_outputs(self, job_id: str) -> dict[str, dict[str, Any]]:
+        sql = select(t.step_results.c.step, t.step_results.c.output).where(
+            t.step_results.c.job_id == job_id
+        )
+        with self.db.read() as conn:
+            return {step: output for step, output in conn.execute(sql)}
+
+    def finish_step(
+        self,
+        job_id: str,
+        step: str,
+        output: dict[str, Any],
+        image_id: str,
+        image_updates: dict[str, Any],
+        events: Sequence[Event],
+    ) -> None:
+        with self.db.atomic() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(t.step_results).values(
+                            job_id=job_id, step=step, output=output, finished_at=time.time()
+                        )
+                    )
+            except IntegrityError:
+                return  # another worker finished this step first: its result stands
+            if image_updates:
+                conn.execute(
+                    update(t.images)
+                    .where(t.images.c.id == image_id)
+                    .values(_updates_row(image_updates))
+                )
+            self._insert_events(conn, events)
+
+    def count_step_failure(self, job_id: str, step: str, error: str) -> int:
+        table = t.step_failures
+        key = and_(table.c.job_id == job_id, table.c.step == step)
+        with self.db.atomic() as conn:
+            current = conn.execute(select(table.c.failures).where(key)).scalar()
+            if current is None:
+                conn.execute(insert(table).values(job_id=job_id, step=step, failures=1, last_error=error))
+                return 1
+            conn.execute(update(table).where(key).values(failures=current + 1, last_error=error))
+            return int(current) + 1
+
+    def reset_step_failures(self, job_id: str) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(delete(t.step_failures).where(t.step_failures.c.job_id == job_id))
+
+    def claim_content(self, owner: str, sha256: str, image_id: str) -> str:
+        table = t.contents
+        key = and_(table.c.owner == owner, table.c.sha256 == sha256)
+        with self.db.atomic() as conn:
+            holder = conn.execute(select(table.c.image_id).where(key)).scalar()
+            if holder is None:
+                conn.execute(insert(table).values(owner=owner, sha256=sha256, image_id=image_id))
+                return image_id
+            return str(holder)
+
+    # detection records
+
+    def put_detection_record(self, record: DetectionRecord) -> None:
+        row = {
+            "image_id": record.image_id,
+            "detected_animal": record.detected_animal,
+            "confidence_score": record.confidence_score,
+            "timestamp": _epoch(record.timestamp),
+            "s3_location": record.s3_location,
+            "processing_status": record.processing_status,
+            "file_size": record.file_size,
+            "image_format": record.image_format,
+        }
+        table = t.detection_logs
+        with self.db.atomic() as conn:
+            conn.execute(delete(table).where(table.c.image_id == record.image_id))
+            conn.execute(insert(table).values(**row))
+
+    def detection_records(self, image_id: str) -> list[DetectionRecord]:
+        table = t.detection_logs
+        with self.db.read() as conn:
+            rows = conn.execute(select(table).where(table.c.image_id == image_id)).all()
+        return [
+            DetectionRecord(
+                image_id=row.image_id,
+                detected_animal=row.detected_animal,
+                confidence_score=row.confidence_score,
+                timestamp=_moment(row.timestamp),
+                s3_location=row.s3_location,
+                processing_status=row.processing_status,
+                file_size=row.file_size,
+                image_format=row.image_format,
+            )
+            for row in rows
+        ]
+
+    # event outbox
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        with self.db.atomic() as conn:
+            self._insert_events(conn, events)
+
+    def _insert_events(self, conn: Any, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        ids = [item.id for item in events]
+        # The same event from a repeated run keeps its first copy (ids are derived, not random).
+        known = set(conn.execute(select(t.events.c.id).where(t.events.c.id.in_(ids))).scalars())
+        rows = [
+            {
+                "id": item.id,
+                "source": item.source,
+                "detail_type": item.detail_type,
+                "time": _epoch(item.time),
+                "detail": item.detail,
+                "published": False,
+            }
+            for item in events
+            if item.id not in known
+        ]
+        if rows:
+            conn.execute(insert(t.events), rows)
+
+    def pending_events(self, limit: int = 100, older_than: float = 0.0) -> list[Event]:
+        table = t.events
+        sql = (
+            select(table)
+            .where(and_(table.c.published.is_(False), table.c.time <= time.time() - older_than))
+            .order_by(table.c.time)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(sql).all()
+        return [
+            Event(row.id, row.source, row.detail_type, _moment(row.time), row.detail) for row in rows
+        ]
+
+    def mark_events_published(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with self.db.atomic() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                conn.execute(update(t.events).where(t.events.c.id.in_(chunk)).values(published=True))

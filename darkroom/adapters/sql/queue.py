@@ -1,0 +1,189 @@
+"""A durable job queue in the database: claims with a visibility timeout, like SQS.
+
+A claim hides the job until `visible_at`; a worker that dies simply stops extending it and the
+job reappears. Every claim gets a new receipt, and ack/retry/dead-letter only act on the current
+receipt, so a worker whose claim expired cannot ack away another worker's run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+
+from darkroom.adapters.sql import schema as t
+from darkroom.adapters.sql.database import Database
+from darkroom.domain.records import Claim, DeadLetter, Job
+from darkroom.adapters.sql.catalog import _moment
+
+READY = "ready"
+DEAD = "dead"
+
+
+def _job(data: Any) -> Job:
+    return Job(id=data.id, image_id=data.image_id, owner=data.owner, recipe=data.recipe)
+
+
+class SqlQueue:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(self, job: Job, *, delay: float = 0.0) -> None:
+        now = time.time()
+        with self.db.atomic() as conn:
+            exists = conn.execute(select(t.jobs.c.id).where(t.jobs.c.id == job.id)).first()
+            if exists is not None:
+                return  # enqueueing the same job twice is one job
+            conn.execute(
+                insert(t.jobs).values(
+                    id=job.id,
+                    image_id=job.image_id,
+                    owner=job.owner,
+                    recipe=job.recipe,
+                    state=READY,
+                    visible_at=now + delay,
+                    attempts=0,
+                    enqueued_at=now,
+                )
+            )
+
+    def claim(self, worker: str, visibility: float) -> Claim | None:
+        now = time.time()
+        receipt = uuid.uuid4().hex
+        jobs = t.jobs
+        candidate = (
+            select(jobs.c.id)
+            .where(and_(jobs.c.state == READY, jobs.c.visible_at <= now))
+            .order_by(jobs.c.visible_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)  # PostgreSQL: workers skip each other's rows
+            .scalar_subquery()
+        )
+        with self.db.atomic() as conn:
+            row = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == candidate)
+                .values(
+                    visible_at=now + visibility,
+                    receipt=receipt,
+                    claimed_by=worker,
+                    attempts=jobs.c.attempts + 1,
+                )
+                .returning(jobs.c.id, jobs.c.image_id, jobs.c.owner, jobs.c.recipe, jobs.c.attempts)
+            ).first()
+        if row is None:
+            return None
+        return Claim(job=_job(row), receipt=receipt, attempt=int(row.attempts))
+
+    def _current(self, claim: Claim) -> Any:
+        return and_(t.jobs.c.id == claim.job.id, t.jobs.c.receipt == claim.receipt)
+
+    def extend(self, claim: Claim, visibility: float) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(
+                update(t.jobs).where(self._current(claim)).values(visible_at=time.time() + visibility)
+            )
+
+    def ack(self, claim: Claim) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(t.jobs.delete().where(self._current(claim)))
+
+    def retry(self, claim: Claim, delay: float, error: str) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(
+                update(t.jobs)
+                .where(self._current(claim))
+                .values(visible_at=time.time() + delay, last_error=error, receipt=None)
+            )
+
+    def dead_letter(self, claim: Claim, error: str, traceback: str) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(
+                update(t.jobs)
+                .where(self._current(claim))
+                .values(
+                    state=DEAD, last_error=error, traceback=traceback, failed_at=time.time(), receipt=None
+                )
+            )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        jobs = t.jobs
+        sql = select(jobs).where(jobs.c.state == DEAD).order_by(jobs.c.failed_at).limit(limit)
+        with self.db.read() as conn:
+            rows = conn.execute(sql).all()
+        return [
+            DeadLetter(
+                job=_job(row),
+                error=row.last_error or "",
+                traceback=row.traceback or "",
+                attempts=row.attempts,
+                failed_at=_moment(row.failed_at or 0.0),
+            )
+            for row in rows
+        ]
+
+    def replay(self, job_id: str) -> bool:
+        jobs = t.jobs
+        with self.db.atomic() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(and_(jobs.c.id == job_id, jobs.c.state == DEAD))
+                .values(state=READY, visible_at=time.time(), attempts=0, traceback=None, failed_at=None)
+            )
+            return bool(result.rowcount)
+
+    def depth(self) -> dict[str, int]:
+        jobs = t.jobs
+        now = time.time()
+        ready = and_(jobs.c.state == READY, jobs.c.visible_at <= now)
+        waiting = and_(jobs.c.state == READY, jobs.c.visible_at > now)
+        sql = select(
+            func.count().filter(ready),
+            func.count().filter(and_(waiting, jobs.c.receipt.is_(None))),
+            func.count().filter(and_(waiting, jobs.c.receipt.is_not(None))),
+            func.count().filter(jobs.c.state == DEAD),
+        )
+        with self.db.read() as conn:
+            ready_n, delayed, in_flight, dead = conn.execute(sql).one()
+        return {"ready": ready_n, "delayed": delayed, "in_flight": in_flight, "dead": dead}
+
+    def release_orphans(self) -> int:
+        """Make jobs claimed by dead processes on this host visible now, instead of waiting out
+        their visibility timeout (a killed `darkroom ingest` resumes at once)."""
+        host = socket.gethostname()
+        jobs = t.jobs
+        released = 0
+        with self.db.atomic() as conn:
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.claimed_by).where(
+                    and_(jobs.c.state == READY, jobs.c.receipt.is_not(None), jobs.c.visible_at > time.time())
+                )
+            ).all()
+            for job_id, claimed_by in rows:
+                if _is_dead_local_process(claimed_by or "", host):
+                    conn.execute(
+                        update(jobs).where(jobs.c.id == job_id).values(visible_at=time.time(), receipt=None)
+                    )
+                    released += 1
+        return released
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _is_dead_local_process(claimed_by: str, host: str) -> bool:
+    parts = claimed_by.split(":")
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

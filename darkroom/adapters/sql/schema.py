@@ -1,0 +1,143 @@
+"""Tables. Times are epoch seconds (float) so SQLite and PostgreSQL compare them alike."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("recipe", String(64), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("location", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("idempotency_key", Text),
+    Column("job_id", String(32)),
+    Column("content_type", String(64)),
+    Column("size_bytes", Integer, nullable=False, default=0),
+    Column("sha256", String(64)),
+    Column("phash", String(16)),
+    Column("format", String(8)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("class_name", String(64)),
+    Column("confidence", Float),
+    Column("uncertain", Boolean, nullable=False, default=False),
+    Column("labels", JSON, nullable=False, default=list),
+    Column("thumbnail", Text),
+    Column("duplicate_of", String(32)),
+    Column("error", Text),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("owner", "idempotency_key", name="uq_images_idempotency"),
+    Index("ix_images_owner_id", "owner", "id"),
+    Index("ix_images_owner_status", "owner", "status"),
+)
+
+step_results = Table(
+    "step_results",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("step", String(64), primary_key=True),
+    Column("output", JSON, nullable=False),
+    Column("finished_at", Float, nullable=False),
+)
+
+step_failures = Table(
+    "step_failures",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("step", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+)
+
+contents = Table(
+    "contents",
+    metadata,
+    Column("owner", String(128), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("image_id", String(32), nullable=False),
+)
+
+detection_logs = Table(
+    "detection_logs",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("detected_animal", String(64), nullable=False),
+    Column("confidence_score", Float, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("s3_location", Text, nullable=False),
+    Column("processing_status", String(32), nullable=False),
+    Column("file_size", Integer, nullable=False),
+    Column("image_format", String(8), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("detail_type", String(64), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("published", Boolean, nullable=False, default=False),
+    Index("ix_events_pending", "published", "time"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("image_id", String(32), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("recipe", String(64), nullable=False),
+    Column("state", String(8), nullable=False),  # ready | dead
+    Column("visible_at", Float, nullable=False),
+    Column("receipt", String(32)),
+    Column("claimed_by", String(128)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("enqueued_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("traceback", Text),
+    Column("failed_at", Float),
+    Index("ix_jobs_ready", "state", "visible_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("subscription_id", String(32)),
+    Column("owner", String(128)),
+    Column("url", Text, nullable=False),
+    Column("secret", Text),
+    Column("detail_type", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(12), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+)

@@ -1,0 +1,156 @@
+"""`darkroom ingest PATH...`: accept every picture under the paths, process, report."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from darkroom import logs
+from darkroom.cli.output import console, err, json_line
+from darkroom.domain.records import Image, ImageStatus
+from darkroom.engine.worker import WorkerPool
+from darkroom.settings import Settings
+from darkroom.views import image_record
+from darkroom.wiring import Runtime
+
+
+def collect(paths: list[Path], skip: Path) -> list[Path]:
+    """Files under the paths, in a stable order; hidden entries and the data folder skipped."""
+    skip = skip.resolve()
+    found: list[Path] = []
+    for root in paths:
+        if root.is_file():
+            found.append(root)
+            continue
+        for folder, dirs, files in os.walk(root):
+            here = Path(folder)
+            dirs[:] = sorted(
+                d for d in dirs if not d.startswith(".") and (here / d).resolve() != skip
+            )
+            found.extend(here / name for name in sorted(files) if not name.startswith("."))
+    return found
+
+
+@dataclass
+class Report:
+    files: list[Path]
+    images: dict[Path, Image]
+    seconds: float
+    processed_now: int
+
+    def statuses(self) -> Counter[str]:
+        return Counter(image.status.value for image in self.images.values())
+
+    @property
+    def failed(self) -> int:
+        return self.statuses()[ImageStatus.FAILED.value]
+
+
+def run_ingest(
+    runtime: Runtime,
+    paths: list[Path],
+    *,
+    recipe: str,
+    owner: str,
+    concurrency: int,
+    show_progress: bool,
+) -> Report:
+    settings = runtime.settings
+    files = collect(paths, settings.home)
+    started = time.monotonic()
+    log_setup = functools.partial(
+        logs.configure, settings.log_level, "json", str(settings.home / "logs" / "darkroom.log")
+    )
+    pool = WorkerPool(settings, concurrency, log_setup).start()
+    images: dict[Path, Image] = {}
+    pending: dict[str, Path] = {}
+    fresh: set[str] = set()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show_progress,
+    )
+    try:
+        with progress:
+            task = progress.add_task("accepting", total=len(files), rate="")
+            for path in files:
+                accepted = runtime.intake.accept_path(path, owner, recipe)
+                images[path] = accepted.image
+                if accepted.new:
+                    fresh.add(accepted.image.id)
+                if not accepted.image.status.final:
+                    pending[accepted.image.id] = path
+                progress.update(task, completed=len(images) - len(pending))
+            progress.update(task, description="processing")
+            while pending:
+                for image in runtime.catalog.images_by_ids(list(pending)):
+                    if image.status.final:
+                        images[pending.pop(image.id)] = image
+                done = len(files) - len(pending)
+                elapsed = time.monotonic() - started
+                rate = f"{(done / elapsed if elapsed else 0):.1f} img/s"
+                progress.update(task, completed=done, rate=rate)
+                if pending and pool.alive() == 0:
+                    raise RuntimeError("every worker process has exited; see the log")
+                if pending:
+                    time.sleep(0.2)
+    finally:
+        pool.close()
+    return Report(files, images, time.monotonic() - started, len(fresh))
+
+
+def print_table(report: Report) -> None:
+    by_class: Counter[str] = Counter()
+    uncertain: Counter[str] = Counter()
+    for image in report.images.values():
+        if image.status is ImageStatus.COMPLETED:
+            by_class[image.class_name or "-"] += 1
+            uncertain[image.class_name or "-"] += int(image.uncertain)
+    table = Table(title="darkroom ingest")
+    table.add_column("result")
+    table.add_column("images", justify="right")
+    table.add_column("uncertain", justify="right")
+    for name in sorted(by_class):
+        table.add_row(f"class {name}", str(by_class[name]), str(uncertain[name]))
+    statuses = report.statuses()
+    for status in (ImageStatus.REJECTED, ImageStatus.DUPLICATE, ImageStatus.FAILED):
+        table.add_row(status.value, str(statuses[status.value]), "")
+    table.add_row("total", str(len(report.images)), str(sum(uncertain.values())), end_section=True)
+    console.print(table)
+    rate = report.processed_now / report.seconds if report.seconds else 0.0
+    console.print(
+        f"{len(report.files)} files, {report.processed_now} new, in {report.seconds:.1f} s "
+        f"({rate:.1f} new images/s)"
+    )
+    failed = [image for image in report.images.values() if image.status is not ImageStatus.COMPLETED]
+    for image in failed[:20]:
+        if image.error:
+            console.print(f"  [yellow]{image.status.value}[/] {image.source}: {image.error}")
+    if len(failed) > 20:
+        console.print(f"  ... and {len(failed) - 20} more (darkroom images list --status ...)")
+
+
+def print_json(report: Report, runtime: Runtime) -> None:
+    for path in report.files:
+        image = report.images[path]
+        record = image_record(image, runtime.blobs, runtime.catalog)
+        record["file"] = str(path)
+        json_line(record)
+
+
+def default_concurrency() -> int:
+    return os.cpu_count() or 1
+
+
+__all__ = ["Settings", "default_concurrency", "print_json", "print_table", "run_ingest"]

@@ -1,0 +1,266 @@
+"""The `darkroom` command."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from darkroom import logs
+from darkroom.cli import ingest as ingest_cli
+from darkroom.cli.output import console, fail, json_line
+from darkroom.domain.errors import RecipeError
+from darkroom.domain.records import ImageStatus
+from darkroom.engine import dlq as dead_letters
+from darkroom.engine.worker import WorkerPool
+from darkroom.ports import ImageQuery
+from darkroom.settings import Settings
+from darkroom.views import image_record
+from darkroom.wiring import Runtime, SettingsError, build
+
+app = typer.Typer(help="darkroom: image ingestion and intelligence.", no_args_is_help=True)
+images_app = typer.Typer(help="Look at what darkroom has.", no_args_is_help=True)
+dlq_app = typer.Typer(help="The dead-letter queue: jobs that failed every attempt.", no_args_is_help=True)
+recipes_app = typer.Typer(help="Recipes: pipelines written as data.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(recipes_app, name="recipes")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
+
+
+def runtime() -> Runtime:
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        return build(settings)
+    except (SettingsError, RecipeError) as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders of pictures", exists=True)],
+    recipe: Annotated[str | None, typer.Option(help="recipe to run (default: DARKROOM_RECIPE)")] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="worker processes (default: cores)")
+    ] = ingest_cli.default_concurrency(),
+    as_json: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
+    rt = runtime()
+    name = recipe or rt.settings.recipe
+    try:
+        rt.recipes.get(name)
+    except RecipeError as exc:
+        fail(str(exc))
+    report = ingest_cli.run_ingest(
+        rt,
+        paths,
+        recipe=name,
+        owner=rt.settings.owner,
+        concurrency=concurrency,
+        show_progress=not quiet,
+    )
+    if as_json:
+        ingest_cli.print_json(report, rt)
+    else:
+        ingest_cli.print_table(report)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 1,
+) -> None:
+    """Consume the queue until stopped (Ctrl-C or SIGTERM)."""
+    rt = runtime()
+    rt.close()
+    settings = rt.settings
+    if concurrency == 1:
+        from darkroom.engine.worker import work
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            work(settings, stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return
+    pool = WorkerPool(settings, concurrency).start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5) and pool.alive():
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.close()
+
+
+@images_app.command("list")
+def images_list(
+    status: Annotated[ImageStatus | None, typer.Option(help="only this status")] = None,
+    class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
+    uncertain: Annotated[bool | None, typer.Option("--uncertain/--certain", help="by review need")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Images of the CLI's owner, oldest first."""
+    rt = runtime()
+    query = ImageQuery(
+        owner=rt.settings.owner, status=status, class_name=class_name, uncertain=uncertain, limit=limit
+    )
+    found = rt.catalog.list_images(query)
+    if as_json:
+        for image in found:
+            json_line(image_record(image, rt.blobs, rt.catalog))
+        return
+    table = Table(title=f"{len(found)} images")
+    for column in ("image_id", "file", "status", "class", "confidence", "size", "error"):
+        table.add_column(column)
+    for image in found:
+        table.add_row(
+            image.id,
+            image.filename,
+            image.status.value,
+            (image.class_name or "") + (" ?" if image.uncertain else ""),
+            f"{image.confidence:.1f}" if image.confidence is not None else "",
+            f"{image.width}x{image.height}" if image.width else "",
+            image.error or "",
+        )
+    console.print(table)
+
+
+@images_app.command("show")
+def images_show(image_id: str, as_json: JsonOption = False) -> None:
+    """One image: its record, step results and detection record."""
+    rt = runtime()
+    image = rt.catalog.get_image(image_id, rt.settings.owner)
+    if image is None:
+        fail(f"no image {image_id!r}", code=1)
+        return
+    record = image_record(image, rt.blobs, rt.catalog)
+    record["steps"] = rt.catalog.step_outputs(image.job_id) if image.job_id else {}
+    record["detection_records"] = [r.to_json() for r in rt.catalog.detection_records(image.id)]
+    if as_json:
+        json_line(record)
+        return
+    table = Table(show_header=False, title=f"image {image.id}")
+    for key, value in record.items():
+        shown = json.dumps(value, indent=1) if isinstance(value, dict | list) else str(value)
+        table.add_row(key, shown)
+    console.print(table)
+
+
+@dlq_app.command("list")
+def dlq_list(as_json: JsonOption = False) -> None:
+    """Jobs that failed every attempt, with their error."""
+    rt = runtime()
+    letters = rt.queue.dead_letters(limit=100_000)
+    if as_json:
+        for letter in letters:
+            json_line(
+                {
+                    "job_id": letter.job.id,
+                    "image_id": letter.job.image_id,
+                    "recipe": letter.job.recipe,
+                    "attempts": letter.attempts,
+                    "error": letter.error,
+                    "traceback": letter.traceback,
+                    "failed_at": letter.failed_at.isoformat(),
+                }
+            )
+        return
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("image_id", "recipe", "attempts", "failed at", "error"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter.job.image_id, letter.job.recipe, str(letter.attempts), letter.failed_at.isoformat(), letter.error
+        )
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ident: Annotated[str | None, typer.Argument(help="image id or job id")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
+) -> None:
+    """Put dead-lettered jobs back on the queue (a running worker picks them up)."""
+    rt = runtime()
+    if replay_all == (ident is not None):
+        fail("name one image id or job id, or --all")
+    if replay_all:
+        console.print(f"replayed {dead_letters.replay_all(rt.catalog, rt.queue)} jobs")
+        return
+    assert ident is not None
+    letter = dead_letters.find(rt.queue, ident)
+    if letter is None or not dead_letters.replay(rt.catalog, rt.queue, letter):
+        fail(f"no dead letter for {ident!r}", code=1)
+    console.print(f"replayed {ident}")
+
+
+@recipes_app.command("list")
+def recipes_list(as_json: JsonOption = False) -> None:
+    """Every recipe, built-in and your own."""
+    rt = runtime()
+    if as_json:
+        for compiled in rt.recipes.all():
+            json_line(
+                {
+                    "name": compiled.name,
+                    "description": compiled.recipe.description,
+                    "steps": [step.name for step in compiled.steps],
+                    "source": compiled.source,
+                }
+            )
+        return
+    table = Table(title="recipes")
+    for column in ("name", "steps", "description"):
+        table.add_column(column)
+    for compiled in rt.recipes.all():
+        table.add_row(compiled.name, " -> ".join(s.name for s in compiled.steps), compiled.recipe.description)
+    console.print(table)
+
+
+@recipes_app.command("show")
+def recipes_show(name: str, as_json: JsonOption = False) -> None:
+    """A recipe with every setting filled in."""
+    rt = runtime()
+    try:
+        compiled = rt.recipes.get(name)
+    except RecipeError as exc:
+        fail(str(exc))
+        return
+    data: dict[str, Any] = compiled.recipe.model_dump(mode="json", by_alias=True, exclude={"steps"})
+    data["steps"] = [
+        {
+            "step": step.spec.step,
+            "name": step.name,
+            "with": step.settings.model_dump(mode="json"),
+            "retry": step.retry.model_dump(mode="json"),
+        }
+        for step in compiled.steps
+    ]
+    if as_json:
+        json_line(data)
+    else:
+        console.print(yaml.safe_dump(data, sort_keys=False), end="")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

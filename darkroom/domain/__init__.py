@@ -1,0 +1,1 @@
+"""Records and rules of darkroom. No I/O lives here."""

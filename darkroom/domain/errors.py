@@ -1,0 +1,15 @@
+"""Errors with a meaning for the engine."""
+
+from __future__ import annotations
+
+
+class Rejected(Exception):
+    """Bad input: final, never retried. The message is the reason shown to the user."""
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run, with every problem found in it."""
+
+
+class NotFound(LookupError):
+    """A record that does not exist, or belongs to someone else (callers cannot tell which)."""

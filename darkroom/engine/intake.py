@@ -1,0 +1,160 @@
+"""Accepting pictures: the original is stored, then its record, job and ImageReceived event are
+written in one transaction. Nothing is answered as accepted before both are durable."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from darkroom.domain.events import make_event
+from darkroom.domain.ids import new_id, stable_id
+from darkroom.domain.records import Image, ImageStatus, Job
+from darkroom.engine.recipes import RecipeBook
+from darkroom.imaging import EXTENSIONS
+from darkroom.ports import BlobStore, Catalog, Queue
+from darkroom.settings import Limits
+
+RECEIVED = "ImageReceived"
+_KNOWN_EXTENSIONS = {ext for ext in EXTENSIONS.values()} | {".jpeg", ".tiff"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    image: Image
+    new: bool  # False when the same file (same idempotency key) was accepted before
+
+
+def display_name(filename: str) -> str:
+    """A client's file name, kept for display only: no directories, no control characters."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).strip(" .")
+    return cleaned[:200] or "unnamed"
+
+
+def storage_extension(filename: str) -> str:
+    extension = os.path.splitext(display_name(filename))[1].lower()
+    return extension if extension in _KNOWN_EXTENSIONS else ".bin"
+
+
+def input_key(owner: str, image_id: str, filename: str) -> str:
+    return f"input/{owner}/{image_id}{storage_extension(filename)}"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Intake:
+    def __init__(
+        self, catalog: Catalog, queue: Queue, blobs: BlobStore, recipes: RecipeBook, limits: Limits
+    ) -> None:
+        self.catalog = catalog
+        self.queue = queue
+        self.blobs = blobs
+        self.recipes = recipes
+        self.limits = limits
+
+    def accept_path(self, path: Path, owner: str, recipe: str) -> Accepted:
+        """A file from disk. The same path with the same content is the same image on every run,
+        so a killed ingest that is run again stores and queues nothing twice."""
+        path = path.resolve()
+        sha256 = sha256_file(path)
+        key = f"file:{path}:{sha256}"
+        existing = self.catalog.find_image(owner, key)
+        if existing is not None:
+            return Accepted(existing, new=False)
+        with path.open("rb") as handle:
+            return self.accept_stream(
+                handle,
+                filename=path.name,
+                owner=owner,
+                recipe=recipe,
+                source=str(path),
+                idempotency_key=key,
+                size=path.stat().st_size,
+                sha256=sha256,
+            )
+
+    def accept_stream(
+        self,
+        stream: BinaryIO,
+        *,
+        filename: str,
+        owner: str,
+        recipe: str,
+        source: str = "upload",
+        idempotency_key: str | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+        content_type: str | None = None,
+        metadata: dict[str, object] | None = None,
+    ) -> Accepted:
+        self.recipes.get(recipe)  # an unknown recipe is refused before anything is stored
+        if idempotency_key is not None:
+            existing = self.catalog.find_image(owner, idempotency_key)
+            if existing is not None:
+                return Accepted(existing, new=False)
+        image_id = stable_id(owner, idempotency_key) if idempotency_key else new_id()
+        name = display_name(filename)
+        image = Image(
+            id=image_id,
+            owner=owner,
+            recipe=recipe,
+            filename=name,
+            location=input_key(owner, image_id, name),
+            source=source,
+            idempotency_key=idempotency_key,
+            job_id=stable_id("job", image_id, "1"),
+            content_type=content_type,
+            sha256=sha256,
+            metadata=dict(metadata or {}),
+        )
+        if size is not None and size > self.limits.max_bytes:
+            return self._refuse(image, f"too large: {size:,} bytes is over the limit of {self.limits.max_bytes:,}")
+        image.size_bytes = self.blobs.put_file(image.location, stream, content_type=content_type)
+        if image.size_bytes > self.limits.max_bytes:
+            self.blobs.delete(image.location)
+            return self._refuse(
+                image, f"too large: over the limit of {self.limits.max_bytes:,} bytes"
+            )
+        self._record(image)
+        return Accepted(image, new=True)
+
+    def _record(self, image: Image) -> None:
+        assert image.job_id is not None
+        job = Job(id=image.job_id, image_id=image.id, owner=image.owner, recipe=image.recipe)
+        received = make_event(
+            "intake",
+            RECEIVED,
+            {
+                "image_id": image.id,
+                "owner": image.owner,
+                "recipe": image.recipe,
+                "filename": image.filename,
+                "size": image.size_bytes,
+                "location": image.location,
+            },
+            key=image.id,
+        )
+        with self.catalog.atomic():
+            self.catalog.add_image(image)
+            self.queue.enqueue(job)
+            self.catalog.add_events([received])
+
+    def _refuse(self, image: Image, reason: str) -> Accepted:
+        """Too large to store: kept as a rejected record so the caller sees why."""
+        image.status = ImageStatus.REJECTED
+        image.error = reason
+        image.location = ""
+        image.job_id = None
+        self.catalog.add_image(image)
+        return Accepted(image, new=True)

@@ -1,0 +1,243 @@
+"""Runs one claimed job: the recipe's steps in order, resuming after the last finished one.
+
+Exactly-once effects over at-least-once delivery: a step's output, its changes to the image and
+its events are stored in one transaction, and a step that has an output is never run again for
+that job. A step whose side effect lands outside the database (a file move, a notification)
+makes that effect safe to repeat, since a crash can fall between the effect and its record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from darkroom.domain.errors import RecipeError, Rejected
+from darkroom.domain.events import Event, make_event
+from darkroom.domain.records import Claim, Image, ImageStatus
+from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
+from darkroom.ports import Catalog, EventBus, Queue
+from darkroom.settings import Limits
+from darkroom.steps.base import StepContext, StepPorts, StepResult
+
+log = logging.getLogger("darkroom.engine")
+
+PROCESSED = "ImageProcessed"
+FAILED = "ImageFailed"
+
+
+@dataclass
+class Outcome:
+    image_id: str
+    status: str  # a final ImageStatus, "retry", or "skipped"
+    steps_run: list[str] = field(default_factory=list)
+    step_seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Engine:
+    catalog: Catalog
+    queue: Queue
+    bus: EventBus
+    ports: StepPorts
+    recipes: RecipeBook
+    limits: Limits
+    clock: Callable[[], float] = time.monotonic
+
+    def run_next(self, worker: str) -> Outcome | None:
+        """Claim one job and run it; None when no job is ready."""
+        claim = self.queue.claim(worker, visibility=self._default_visibility())
+        if claim is None:
+            return None
+        return self.process(claim)
+
+    def _default_visibility(self) -> float:
+        return max((r.recipe.visibility_timeout_seconds for r in self.recipes.all()), default=120.0)
+
+    def process(self, claim: Claim) -> Outcome:
+        job = claim.job
+        image = self.catalog.get_image(job.image_id)
+        if image is None or image.job_id != job.id or image.status.final:
+            # Deleted, reprocessed under a newer job, or already finished: a redelivery.
+            self.queue.ack(claim)
+            return Outcome(job.image_id, "skipped")
+        try:
+            recipe = self.recipes.get(job.recipe)
+        except RecipeError as exc:
+            return self._dead_letter(claim, image, f"recipe: {exc}", "", [])
+        if claim.attempt > recipe.recipe.max_deliveries:
+            error = f"delivered {claim.attempt} times without finishing (a worker died each time)"
+            return self._dead_letter(claim, image, error, "", [])
+        if image.status is not ImageStatus.PROCESSING:
+            self.catalog.update_image(image.id, status=ImageStatus.PROCESSING)
+            image.status = ImageStatus.PROCESSING
+        return self._run(claim, image, recipe)
+
+    def _run(self, claim: Claim, image: Image, recipe: CompiledRecipe) -> Outcome:
+        job = claim.job
+        visibility = recipe.recipe.visibility_timeout_seconds
+        outputs = self.catalog.step_outputs(job.id)
+        outcome = Outcome(image.id, ImageStatus.COMPLETED.value)
+        events: list[Event] = []
+        scratch: dict[str, Any] = {}
+        extended_at = self.clock()
+        for step in recipe.steps:
+            if step.name in outputs:
+                continue
+            if self.clock() - extended_at > visibility / 3:
+                self.queue.extend(claim, visibility)
+                extended_at = self.clock()
+            ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, scratch)
+            started = self.clock()
+            try:
+                result = step.definition.run(ctx, step.settings)
+            except Rejected as exc:
+                outcome.step_seconds += self.clock() - started
+                return self._reject(claim, image, step, str(exc), events, outcome)
+            except Exception as exc:
+                outcome.step_seconds += self.clock() - started
+                return self._failed_attempt(claim, image, recipe, step, exc, events, outcome)
+            outcome.step_seconds += self.clock() - started
+            step_events = self._step_events(image, step, result)
+            updates = dict(result.image)
+            if result.finish is not None:
+                updates["status"] = result.finish
+            self.catalog.finish_step(job.id, step.name, result.output, image.id, updates, step_events)
+            _apply(image, updates)
+            outputs[step.name] = result.output
+            events.extend(step_events)
+            outcome.steps_run.append(step.name)
+            if result.finish is not None:
+                outcome.status = result.finish.value
+                break
+        final = ImageStatus(outcome.status)
+        done = make_event(
+            "engine", PROCESSED, self._detail(image, status=final.value), key=f"{job.id}:done"
+        )
+        with self.catalog.atomic():
+            if final is ImageStatus.COMPLETED:
+                self.catalog.update_image(image.id, status=final)
+            self.catalog.add_events([done])
+            self.queue.ack(claim)
+        self._publish([*events, done])
+        return outcome
+
+    def _step_events(self, image: Image, step: CompiledStep, result: StepResult) -> list[Event]:
+        key = f"{image.job_id}:{step.name}"
+        origin = step.definition.name
+        found = [make_event(origin, step.definition.event, self._detail(image, **result.output), key=key)]
+        for index, (detail_type, detail) in enumerate(result.events):
+            found.append(
+                make_event(origin, detail_type, self._detail(image, **detail), key=f"{key}:{index}")
+            )
+        return found
+
+    def _detail(self, image: Image, **extra: Any) -> dict[str, Any]:
+        return {
+            "image_id": image.id,
+            "owner": image.owner,
+            "recipe": image.recipe,
+            "job_id": image.job_id,
+            **extra,
+        }
+
+    def _reject(
+        self,
+        claim: Claim,
+        image: Image,
+        step: CompiledStep,
+        reason: str,
+        events: list[Event],
+        outcome: Outcome,
+    ) -> Outcome:
+        failed = make_event(
+            step.definition.name,
+            FAILED,
+            self._detail(image, status="rejected", step=step.name, error=reason),
+            key=f"{claim.job.id}:rejected",
+        )
+        with self.catalog.atomic():
+            self.catalog.update_image(image.id, status=ImageStatus.REJECTED, error=reason)
+            self.catalog.add_events([failed])
+            self.queue.ack(claim)
+        log.info("image rejected", extra={"image_id": image.id, "step": step.name, "reason": reason})
+        self._publish([*events, failed])
+        outcome.status, outcome.error = ImageStatus.REJECTED.value, reason
+        return outcome
+
+    def _failed_attempt(
+        self,
+        claim: Claim,
+        image: Image,
+        recipe: CompiledRecipe,
+        step: CompiledStep,
+        exc: Exception,
+        events: list[Event],
+        outcome: Outcome,
+    ) -> Outcome:
+        error = f"{step.name}: {type(exc).__name__}: {exc}"
+        failures = self.catalog.count_step_failure(claim.job.id, step.name, error)
+        if failures >= step.retry.max_attempts:
+            outcome.error = error
+            return self._dead_letter(claim, image, error, traceback.format_exc(), events, outcome)
+        delay = step.retry.delay(failures)
+        self.queue.retry(claim, delay, error)
+        log.warning(
+            "step failed, will retry",
+            extra={"image_id": image.id, "step": step.name, "failures": failures, "delay": round(delay, 3), "error": error},
+        )
+        self._publish(events)
+        outcome.status, outcome.error = "retry", error
+        return outcome
+
+    def _dead_letter(
+        self,
+        claim: Claim,
+        image: Image,
+        error: str,
+        trace: str,
+        events: list[Event],
+        outcome: Outcome | None = None,
+    ) -> Outcome:
+        failed = make_event(
+            "engine",
+            FAILED,
+            self._detail(image, status="failed", error=error, attempts=claim.attempt),
+            key=f"{claim.job.id}:failed:{claim.receipt}",
+        )
+        with self.catalog.atomic():
+            self.catalog.update_image(image.id, status=ImageStatus.FAILED, error=error)
+            self.catalog.add_events([failed])
+            self.queue.dead_letter(claim, error, trace)
+        log.error("job dead-lettered", extra={"image_id": image.id, "job_id": claim.job.id, "error": error})
+        self._publish([*events, failed])
+        outcome = outcome or Outcome(image.id, ImageStatus.FAILED.value)
+        outcome.status, outcome.error = ImageStatus.FAILED.value, error
+        return outcome
+
+    def _publish(self, events: list[Event]) -> None:
+        """Hand events to the bus. They are already durable in the outbox; a failure here only
+        delays them until the next sweep."""
+        if not events:
+            return
+        try:
+            self.bus.publish(events)
+        except Exception:
+            log.exception("event publish failed; the outbox sweep will retry")
+            return
+        self.catalog.mark_events_published([item.id for item in events])
+
+    def publish_pending(self, older_than: float = 30.0) -> int:
+        """Publish outbox events a crashed worker left behind."""
+        pending = self.catalog.pending_events(limit=500, older_than=older_than)
+        self._publish(pending)
+        return len(pending)
+
+
+def _apply(image: Image, updates: dict[str, Any]) -> None:
+    for name, value in updates.items():
+        setattr(image, name, ImageStatus(value) if name == "status" else value)

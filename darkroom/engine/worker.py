@@ -1,0 +1,117 @@
+"""Workers: a loop that claims and runs jobs until told to stop, and a pool of such processes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.synchronize import Event as ProcessEvent
+from typing import TYPE_CHECKING, Protocol
+
+from darkroom.adapters.sql.queue import worker_name
+from darkroom.settings import Settings
+
+if TYPE_CHECKING:
+    from darkroom.wiring import Runtime
+
+log = logging.getLogger("darkroom.worker")
+
+HOUSEKEEPING_SECONDS = 1.0
+
+
+class Stop(Protocol):
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+def work(settings: Settings, stop: Stop, *, idle_seconds: float = 0.25) -> int:
+    """Run jobs until `stop` is set; answer how many ran. Housekeeping (publishing events a
+    crashed worker left in the outbox, delivering webhooks, freeing dead claims) runs beside it."""
+    from darkroom import wiring  # the loop is started in fresh processes
+
+    runtime = wiring.build(settings)
+    name = worker_name()
+    _release_orphans(runtime)
+    keeper = threading.Thread(target=_housekeeping, args=(runtime, stop), daemon=True)
+    keeper.start()
+    done = 0
+    idle = 0.01
+    try:
+        while not stop.is_set():
+            outcome = runtime.engine.run_next(name)
+            if outcome is None:
+                stop.wait(idle)
+                idle = min(idle * 2, idle_seconds)  # back off while the queue is empty
+                continue
+            idle = 0.01
+            done += 1
+    finally:
+        keeper.join(timeout=5)
+        runtime.close()
+    return done
+
+
+def _release_orphans(runtime: Runtime) -> None:
+    """Jobs claimed by processes that died on this host (a killed ingest) are visible again
+    at once, instead of after their visibility timeout. Only the local queue can tell."""
+    release = getattr(runtime.queue, "release_orphans", None)
+    if release is not None:
+        count = release()
+        if count:
+            log.info("released jobs of dead workers", extra={"jobs": count})
+
+
+def _housekeeping(runtime: Runtime, stop: Stop) -> None:
+    last_release = time.monotonic()
+    while not stop.wait(HOUSEKEEPING_SECONDS):
+        try:
+            runtime.engine.publish_pending()
+            runtime.webhooks.deliver_due()
+            if time.monotonic() - last_release > 10:
+                _release_orphans(runtime)
+                last_release = time.monotonic()
+        except Exception:
+            log.exception("housekeeping failed; trying again")
+
+
+def _process_main(settings: Settings, stop: ProcessEvent, log_setup: Callable[[], None] | None) -> None:
+    if log_setup is not None:
+        log_setup()
+    try:
+        work(settings, stop)
+    except KeyboardInterrupt:
+        pass
+
+
+class WorkerPool:
+    """N worker processes (spawned, so no state leaks from the parent)."""
+
+    def __init__(self, settings: Settings, count: int, log_setup: Callable[[], None] | None = None):
+        self.context = mp.get_context("spawn")
+        self.stop = self.context.Event()
+        self.processes = [
+            self.context.Process(
+                target=_process_main, args=(settings, self.stop, log_setup), name=f"darkroom-worker-{i}"
+            )
+            for i in range(count)
+        ]
+
+    def start(self) -> WorkerPool:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def alive(self) -> int:
+        return sum(process.is_alive() for process in self.processes)
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.stop.set()
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            process.join(max(0.1, deadline - time.monotonic()))
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(5)

@@ -1,0 +1,244 @@
+"""Decoding pictures safely and cheaply with Pillow.
+
+Every decode here checks the header against the limits before a pixel is allocated, decodes
+JPEGs straight to the size needed (DCT scaling, "shrink on load"), and turns whatever came in
+(EXIF rotation, CMYK, 16-bit, palette, alpha, animation) into upright 8-bit sRGB.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from darkroom.domain.errors import Rejected
+from darkroom.settings import Limits
+
+# Pillow's own bomb check is replaced by our limits, checked from the header before decoding.
+Image.MAX_IMAGE_PIXELS = None
+
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "TIFF", "BMP"}
+EXTENSIONS = {
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "GIF": ".gif",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+}
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+}
+# EXIF orientations 5-8 turn the picture a quarter, swapping width and height.
+SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+_SRGB = ImageCms.createProfile("sRGB")
+
+Source = str | os.PathLike[str] | bytes | IO[bytes]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the header says, before any pixel is decoded."""
+
+    format: str
+    width: int  # as displayed, after the EXIF orientation
+    height: int
+    mode: str
+    frames: int
+    orientation: int
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+@dataclass
+class Decoded:
+    """An upright 8-bit RGB picture, possibly smaller than the original, and what was done to it."""
+
+    image: Image.Image
+    probe: Probe
+    conversions: list[str] = field(default_factory=list)
+
+
+def _open(source: Source) -> Image.Image:
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        return Image.open(source)
+    except UnidentifiedImageError:
+        raise Rejected("not an image: the data is no format darkroom can decode") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise Rejected(f"unreadable image header: {exc}") from None
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block must not reject a picture that decodes
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def probe(source: Source, limits: Limits) -> tuple[Image.Image, Probe]:
+    """Open and check the header: format accepted, size within limits. Nothing decoded yet."""
+    img = _open(source)
+    fmt = (img.format or "").upper()
+    if fmt not in ACCEPTED_FORMATS:
+        img.close()
+        raise Rejected(
+            f"unsupported format {fmt or 'unknown'}: accepted are JPEG, PNG, WebP, GIF, TIFF, BMP"
+        )
+    width, height = img.size
+    if width < 1 or height < 1:
+        img.close()
+        raise Rejected(f"empty image: {width}x{height} pixels")
+    if max(width, height) > limits.max_side:
+        img.close()
+        raise Rejected(
+            f"too large: {width}x{height} pixels, a side is over the limit of {limits.max_side}"
+        )
+    if width * height > limits.max_pixels:
+        img.close()
+        raise Rejected(
+            f"too many pixels: {width}x{height} = {width * height:,} is over the limit of "
+            f"{limits.max_pixels:,} (a decompression bomb is refused before it is decoded)"
+        )
+    orientation = _orientation(img)
+    if orientation in SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    frames = int(getattr(img, "n_frames", 1) or 1)
+    return img, Probe(fmt, width, height, img.mode, frames, orientation)
+
+
+def fit(width: int, height: int, box: int) -> tuple[int, int]:
+    """The size of (width, height) scaled down to fit in a box x box square (never up)."""
+    scale = min(1.0, box / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def decode(source: Source, limits: Limits, box: int) -> Decoded:
+    """Decode to an upright 8-bit sRGB picture that fits in box x box, reading every byte.
+
+    A truncated or corrupt file raises Rejected: the whole stream is decoded, even when JPEG's
+    DCT scaling makes the pixels small.
+    """
+    img, info = probe(source, limits)
+    conversions: list[str] = []
+    try:
+        if info.format in {"JPEG", "MPO"}:
+            # draft() works on the stored (un-rotated) size; ask for the fitted size of that.
+            stored_w, stored_h = img.size
+            img.draft("RGB" if img.mode != "CMYK" else "CMYK", fit(stored_w, stored_h, box))
+        if info.frames > 1:
+            img.seek(0)
+            conversions.append(f"first of {info.frames} frames")
+        img.load()
+        # Pillow loads some files lazily past load(); a zero-byte tail shows up here.
+        if img.size[0] < 1 or img.size[1] < 1:
+            raise Rejected("empty image")
+    except Rejected:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise Rejected(f"corrupt or truncated image: {exc}") from None
+
+    upright = ImageOps.exif_transpose(img) if info.orientation != 1 else img
+    if info.orientation != 1:
+        conversions.append(f"EXIF orientation {info.orientation} applied")
+    rgb = to_srgb(upright, conversions)
+    if max(rgb.size) > box:
+        rgb.thumbnail((box, box), Image.Resampling.BICUBIC)
+    return Decoded(rgb, info, conversions)
+
+
+def to_srgb(img: Image.Image, conversions: list[str]) -> Image.Image:
+    """Any mode to 8-bit RGB: alpha flattened on white, 16-bit scaled, ICC profiles applied."""
+    mode = img.mode
+    icc = img.info.get("icc_profile")
+    if mode in {"I;16", "I;16B", "I;16L", "I", "F"}:
+        img = _scale_to_8bit(img)
+        conversions.append(f"{mode} scaled to 8-bit")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        conversions.append("palette expanded")
+    if img.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+        conversions.append("alpha flattened on white")
+    if icc and img.mode in {"RGB", "CMYK"}:
+        try:
+            source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(img, source_profile, _SRGB, outputMode="RGB")
+            if converted is not None:
+                conversions.append(f"{img.mode} ICC profile converted to sRGB")
+                img = converted
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: fall back to Pillow's plain conversion below
+    if img.mode != "RGB":
+        conversions.append(f"{img.mode} converted to RGB")
+        img = img.convert("RGB")
+    return img
+
+
+def _scale_to_8bit(img: Image.Image) -> Image.Image:
+    array = np.asarray(img, dtype=np.float64)
+    top = float(array.max()) if array.size else 0.0
+    if top > 255:
+        array = array * (255.0 / (65535.0 if top <= 65535 else top))
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), mode="L")
+
+
+def encode_jpeg(img: Image.Image, quality: int = 85) -> bytes:
+    """A JPEG with no metadata: derivatives never carry the original's EXIF or GPS."""
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=quality, optimize=False)
+    return out.getvalue()
+
+
+def to_array(img: Image.Image) -> Any:
+    return np.asarray(img.convert("RGB"))
+
+
+def perceptual_hash(img: Image.Image) -> str:
+    """64-bit DCT perceptual hash (pHash) as 16 hex digits: near-identical pictures differ by a
+    few bits, so a resized or recompressed copy is found by Hamming distance."""
+    gray = np.asarray(img.convert("L").resize((32, 32), Image.Resampling.BILINEAR), np.float64)
+    coeffs = _DCT @ gray @ _DCT.T
+    low = coeffs[:8, :8].flatten()
+    median = np.median(low[1:])
+    bits = low > median
+    value = 0
+    for bit in bits:
+        value = (value << 1) | int(bit)
+    return f"{value:016x}"
+
+
+def hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def _dct_matrix(n: int) -> Any:
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    matrix[0, :] = np.sqrt(1.0 / n)
+    return matrix
+
+
+_DCT = _dct_matrix(32)

@@ -1,0 +1,140 @@
+"""The ports: what the engine and the steps need from the world, as Protocols.
+
+Adapters (local, AWS, PostgreSQL) and providers (models) implement these; `darkroom.wiring`
+is the one place that picks them from settings. Nothing in `domain` or `steps` imports an
+adapter or a provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, Protocol
+
+from darkroom.domain.events import Event
+from darkroom.domain.records import (
+    Claim,
+    DeadLetter,
+    DetectionRecord,
+    Image,
+    ImageStatus,
+    Job,
+    Label,
+)
+
+
+class BlobStore(Protocol):
+    """Bytes by key. Keys are relative, '/'-separated, and never come from a client's file name."""
+
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None: ...
+    def put_file(self, key: str, source: BinaryIO, *, content_type: str | None = None) -> int: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def move(self, src: str, dst: str) -> None: ...
+    def url(self, key: str) -> str: ...
+    def local_path(self, key: str) -> str | None:
+        """A filesystem path for the blob when there is one (lets decoders skip a copy)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    owner: str
+    status: ImageStatus | None = None
+    class_name: str | None = None
+    uncertain: bool | None = None
+    recipe: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    after_id: str | None = None  # cursor: ids sort by creation
+    limit: int = 100
+
+
+class Catalog(Protocol):
+    """Images, step results, detection records and the event outbox."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """A transaction that other adapters on the same database (the local queue) join."""
+        ...
+
+    def add_image(self, image: Image) -> None: ...
+    def get_image(self, image_id: str, owner: str | None = None) -> Image | None: ...
+    def find_image(self, owner: str, idempotency_key: str) -> Image | None: ...
+    def images_by_ids(self, ids: Sequence[str]) -> list[Image]: ...
+    def list_images(self, query: ImageQuery) -> list[Image]: ...
+    def count_by_status(self, owner: str | None = None) -> dict[str, int]: ...
+    def update_image(self, image_id: str, **fields: Any) -> None: ...
+    def delete_image(self, image_id: str) -> None: ...
+
+    def step_outputs(self, job_id: str) -> dict[str, dict[str, Any]]: ...
+    def finish_step(
+        self,
+        job_id: str,
+        step: str,
+        output: dict[str, Any],
+        image_id: str,
+        image_updates: dict[str, Any],
+        events: Sequence[Event],
+    ) -> None:
+        """Store a step's output, its changes to the image and its events in one transaction."""
+        ...
+
+    def count_step_failure(self, job_id: str, step: str, error: str) -> int:
+        """Record one failure of a step and answer how many there have been."""
+        ...
+
+    def reset_step_failures(self, job_id: str) -> None: ...
+
+    def claim_content(self, owner: str, sha256: str, image_id: str) -> str:
+        """Register image_id as holder of this content unless one exists; answer the holder."""
+        ...
+
+    def put_detection_record(self, record: DetectionRecord) -> None: ...
+    def detection_records(self, image_id: str) -> list[DetectionRecord]: ...
+
+    def add_events(self, events: Sequence[Event]) -> None: ...
+    def pending_events(self, limit: int = 100, older_than: float = 0.0) -> list[Event]: ...
+    def mark_events_published(self, ids: Sequence[str]) -> None: ...
+
+
+class Queue(Protocol):
+    """Jobs with claims that expire (visibility timeout), counted deliveries and a dead-letter queue."""
+
+    def enqueue(self, job: Job, *, delay: float = 0.0) -> None: ...
+    def claim(self, worker: str, visibility: float) -> Claim | None: ...
+    def extend(self, claim: Claim, visibility: float) -> None: ...
+    def ack(self, claim: Claim) -> None: ...
+    def retry(self, claim: Claim, delay: float, error: str) -> None: ...
+    def dead_letter(self, claim: Claim, error: str, traceback: str) -> None: ...
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+    def replay(self, job_id: str) -> bool: ...
+    def depth(self) -> dict[str, int]:
+        """Counts of jobs: 'ready', 'delayed', 'in_flight', 'dead'."""
+        ...
+
+
+class EventBus(Protocol):
+    def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class Notifier(Protocol):
+    """Tells a person about something: a log line, a webhook, an SNS topic."""
+
+    def notify(self, subject: str, message: dict[str, Any]) -> None: ...
+
+
+class Detector(Protocol):
+    """Finds what a picture shows. `pixels` is an RGB uint8 array (H, W, 3)."""
+
+    name: str
+
+    def detect(self, pixels: Any) -> list[Label]: ...
+
+
+class Providers(Protocol):
+    """Models by name, each loaded once per process."""
+
+    def detector(self, name: str, options: dict[str, Any]) -> Detector: ...

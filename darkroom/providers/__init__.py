@@ -1,0 +1,1 @@
+"""Providers: models behind the Detector (and later Classifier, Analyzer, Embedder) ports."""

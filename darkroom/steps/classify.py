@@ -1,0 +1,76 @@
+"""classify: detected labels to the recipe's classes, by confidence thresholds."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from darkroom.domain.records import Label
+from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSettings
+
+
+class Thresholds(StepSettings):
+    high: float = Field(default=80.0, ge=0, le=100, description="confident at or above")
+    low: float = Field(default=50.0, ge=0, le=100, description="uncertain from here to high")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not be above high ({self.high})")
+        return self
+
+
+class ClassifySettings(StepSettings):
+    classes: dict[str, list[str]] = Field(
+        default={"cat": ["cat"], "dog": ["dog"]},
+        description="class -> detector labels that count as it (case-insensitive)",
+    )
+    fallback: str = Field(default="other", description="class when nothing reaches 'low'")
+    thresholds: Thresholds = Thresholds()
+
+    @model_validator(mode="after")
+    def _fallback_is_not_a_class(self) -> ClassifySettings:
+        if self.fallback in self.classes:
+            raise ValueError(f"fallback {self.fallback!r} is also one of the classes")
+        return self
+
+
+def decide(labels: list[Label], settings: ClassifySettings) -> tuple[str, float, bool]:
+    """(class, confidence in percent, uncertain) for a set of labels.
+
+    The best-scoring label that maps to a class wins. At or above `high` it is that class;
+    between `low` and `high` it is still that class but uncertain (a person should look);
+    below `low` the picture is the fallback class, with confidence 100 minus the best score.
+    """
+    wanted = {
+        name.lower(): cls for cls, names in settings.classes.items() for name in names
+    }
+    best_class, best = settings.fallback, 0.0
+    for label in labels:
+        cls = wanted.get(label.name.lower())
+        if cls is not None and label.confidence > best:
+            best_class, best = cls, label.confidence
+    if best >= settings.thresholds.high:
+        return best_class, best, False
+    if best >= settings.thresholds.low:
+        return best_class, best, True
+    return settings.fallback, 100.0 - best, False
+
+
+def run(ctx: StepContext, settings: ClassifySettings) -> StepResult:
+    labels = [Label.from_json(item) for item in ctx.output_of("detect").get("labels", [])]
+    cls, confidence, uncertain = decide(labels, settings)
+    confidence = round(confidence, 2)
+    return StepResult(
+        output={"class": cls, "confidence": confidence, "uncertain": uncertain},
+        image={"class_name": cls, "confidence": confidence, "uncertain": uncertain},
+    )
+
+
+STEP = StepDefinition(
+    name="classify",
+    run=run,
+    settings=ClassifySettings,
+    event="ImageClassified",
+    needs=("detect",),
+    description="map labels to classes: confident >= high, uncertain between low and high",
+)

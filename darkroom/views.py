@@ -1,0 +1,38 @@
+"""The public record of an image, the same for `--json`, `images show` and the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from darkroom.domain.records import Image, ImageStatus
+from darkroom.ports import BlobStore, Catalog
+
+
+def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None) -> dict[str, Any]:
+    location = image.location
+    if image.status is ImageStatus.DUPLICATE and image.duplicate_of and catalog is not None:
+        holder = catalog.get_image(image.duplicate_of, image.owner)
+        location = holder.location if holder is not None else ""
+    return {
+        "file": image.source if image.source and image.source != "upload" else image.filename,
+        "image_id": image.id,
+        "status": image.status.value,
+        "class": image.class_name,
+        "confidence": image.confidence,
+        "uncertain": image.uncertain,
+        "labels": [label.to_json() for label in image.labels],
+        "location": blobs.url(location) if location else None,
+        "thumbnail": blobs.url(image.thumbnail) if image.thumbnail else None,
+        "width": image.width,
+        "height": image.height,
+        "sha256": image.sha256,
+        "error": image.error,
+        "format": image.format,
+        "size_bytes": image.size_bytes,
+        "recipe": image.recipe,
+        "owner": image.owner,
+        "duplicate_of": image.duplicate_of,
+        "filename": image.filename,
+        "created_at": image.created_at.isoformat(),
+        "updated_at": image.updated_at.isoformat(),
+    }

@@ -1,0 +1,82 @@
+"""The one place where settings become adapters. Everything else receives ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from darkroom.adapters.local.bus import LocalEventBus
+from darkroom.adapters.local.files import FileBlobStore
+from darkroom.adapters.local.notifier import LocalNotifier
+from darkroom.adapters.local.webhooks import Target, Webhooks
+from darkroom.adapters.sql.catalog import SqlCatalog
+from darkroom.adapters.sql.database import Database
+from darkroom.adapters.sql.queue import SqlQueue
+from darkroom.engine.intake import Intake
+from darkroom.engine.recipes import RecipeBook
+from darkroom.engine.runner import Engine
+from darkroom.ports import BlobStore, EventBus, Notifier, Queue
+from darkroom.providers.registry import ProviderRegistry
+from darkroom.settings import Settings
+from darkroom.steps.base import StepPorts
+
+
+class SettingsError(ValueError):
+    """A setting names something darkroom cannot use."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    catalog: SqlCatalog
+    queue: Queue
+    bus: EventBus
+    blobs: BlobStore
+    notifier: Notifier
+    webhooks: Webhooks
+    providers: ProviderRegistry
+    recipes: RecipeBook
+    engine: Engine
+    intake: Intake
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def blob_store(url: str) -> BlobStore:
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return FileBlobStore(Path(parsed.netloc + parsed.path))
+    raise SettingsError(f"DARKROOM_STORAGE: unsupported storage {url!r} (use file://DIR)")
+
+
+def queue_for(url: str, db: Database) -> Queue:
+    if url in {"local", "database"}:
+        return SqlQueue(db)
+    raise SettingsError(f"DARKROOM_QUEUE: unsupported queue {url!r} (use local)")
+
+
+def build(settings: Settings | None = None) -> Runtime:
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    catalog = SqlCatalog(db)
+    queue = queue_for(settings.queue, db)
+    blobs = blob_store(settings.storage_url)
+    webhooks = Webhooks(db)
+    target = (
+        Target(settings.notify_webhook_url, settings.notify_webhook_secret)
+        if settings.notify_webhook_url
+        else None
+    )
+    notifier = LocalNotifier(webhooks, target)
+    bus = LocalEventBus()
+    providers = ProviderRegistry()
+    recipes = RecipeBook(settings.recipes_dir)
+    ports = StepPorts(blobs=blobs, catalog=catalog, notifier=notifier, providers=providers)
+    engine = Engine(catalog, queue, bus, ports, recipes, settings.limits)
+    intake = Intake(catalog, queue, blobs, recipes, settings.limits)
+    return Runtime(
+        settings, db, catalog, queue, bus, blobs, notifier, webhooks, providers, recipes, engine, intake
+    )

@@ -1,0 +1,60 @@
+"""A test detector and test steps, loaded by name the way a user's own would be
+('tests.plugins:...'), so they also run inside spawned worker processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from darkroom.domain.records import Label
+from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSettings
+
+
+class ColourDetector:
+    """Sees the dominant colour: red is a sure cat, green an unsure cat, blue a sure dog.
+    A real detector on real pixels, with answers the tests can plan for."""
+
+    name = "test-colour"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    def detect(self, pixels: Any) -> list[Label]:
+        means = np.asarray(pixels, dtype=np.float64).reshape(-1, 3).mean(axis=0)
+        channel = int(np.argmax(means))
+        if means[channel] - np.sort(means)[-2] < 40:
+            return []
+        return [
+            [Label("cat", 95.0, provider=self.name)],
+            [Label("cat", 65.0, provider=self.name)],
+            [Label("dog", 90.0, provider=self.name)],
+        ][channel]
+
+
+def colour_detector(options: dict[str, Any]) -> ColourDetector:
+    return ColourDetector(options)
+
+
+class PoisonSettings(StepSettings):
+    marker: str = "poison"
+
+
+def _poison(ctx: StepContext, settings: PoisonSettings) -> StepResult:
+    if settings.marker in ctx.image.filename:
+        raise RuntimeError(f"poisoned by {ctx.image.filename}")
+    return StepResult(output={"ok": True})
+
+
+POISON = StepDefinition(name="poison", run=_poison, settings=PoisonSettings, event="PoisonChecked")
+
+
+class NoopSettings(StepSettings):
+    pass
+
+
+def _noop(ctx: StepContext, settings: NoopSettings) -> StepResult:
+    return StepResult(output={})
+
+
+NOOP = StepDefinition(name="noop", run=_noop, settings=NoopSettings, event="NoopDone")
