@@ -161,8 +161,9 @@ def decode(source: Source, limits: Limits, box: int) -> Decoded:
     if info.orientation != 1:
         conversions.append(f"EXIF orientation {info.orientation} applied")
     rgb = to_srgb(upright, conversions)
+    target = fit(info.width, info.height, box)
     if max(rgb.size) > box:
-        rgb.thumbnail((box, box), Image.Resampling.BICUBIC)
+        rgb = rgb.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
     return Decoded(rgb, info, conversions)
 
 

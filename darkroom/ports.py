@@ -101,7 +101,7 @@ class Catalog(Protocol):
 
 
 class Queue(Protocol):
-    """Jobs with claims that expire (visibility timeout), counted deliveries and a dead-letter queue."""
+    """Jobs with expiring claims (visibility timeout), counted deliveries, a dead-letter queue."""
 
     def enqueue(self, job: Job, *, delay: float = 0.0) -> None: ...
     def claim(self, worker: str, visibility: float) -> Claim | None: ...

@@ -14,6 +14,7 @@ from darkroom.adapters.sql.catalog import SqlCatalog
 from darkroom.adapters.sql.database import Database
 from darkroom.adapters.sql.queue import SqlQueue
 from darkroom.engine.intake import Intake
+from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
 from darkroom.engine.runner import Engine
 from darkroom.ports import BlobStore, EventBus, Notifier, Queue
@@ -38,6 +39,7 @@ class Runtime:
     webhooks: Webhooks
     providers: ProviderRegistry
     recipes: RecipeBook
+    outbox: Outbox
     engine: Engine
     intake: Intake
 
@@ -75,8 +77,21 @@ def build(settings: Settings | None = None) -> Runtime:
     providers = ProviderRegistry()
     recipes = RecipeBook(settings.recipes_dir)
     ports = StepPorts(blobs=blobs, catalog=catalog, notifier=notifier, providers=providers)
-    engine = Engine(catalog, queue, bus, ports, recipes, settings.limits)
-    intake = Intake(catalog, queue, blobs, recipes, settings.limits)
+    outbox = Outbox(catalog, bus)
+    engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
+    intake = Intake(catalog, queue, blobs, recipes, settings.limits, outbox)
     return Runtime(
-        settings, db, catalog, queue, bus, blobs, notifier, webhooks, providers, recipes, engine, intake
+        settings,
+        db,
+        catalog,
+        queue,
+        bus,
+        blobs,
+        notifier,
+        webhooks,
+        providers,
+        recipes,
+        outbox,
+        engine,
+        intake,
     )

@@ -11,7 +11,9 @@ import numpy as np
 from PIL import Image
 
 
-def photo(width: int = 640, height: int = 480, seed: int = 0, tint: tuple[int, int, int] | None = None) -> Image.Image:
+def photo(
+    width: int = 640, height: int = 480, seed: int = 0, tint: tuple[int, int, int] | None = None
+) -> Image.Image:
     """Smooth gradients, blobs and grain: compresses and decodes like a photograph, not noise."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -24,7 +26,11 @@ def photo(width: int = 640, height: int = 480, seed: int = 0, tint: tuple[int, i
         axis=-1,
     )
     for _ in range(6):
-        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(2, max(3, min(width, height) / 3))
+        cx, cy, r = (
+            rng.uniform(0, width),
+            rng.uniform(0, height),
+            rng.uniform(2, max(3, min(width, height) / 3)),
+        )
         mask = ((x - cx) ** 2 + (y - cy) ** 2) < r * r
         base[mask] = rng.uniform(0, 255, 3)
     base += rng.normal(0, 6, base.shape)
@@ -55,8 +61,11 @@ def with_orientation(img: Image.Image, orientation: int) -> bytes:
 
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares width x height: a decompression bomb's calling card."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (

@@ -42,7 +42,9 @@ def final(runtime: Runtime, image_id: str) -> tuple[ImageStatus, str | None]:
         ("tall.png", images.png_declaring(1, 100_000), "a side is over the limit"),
     ],
 )
-def test_bad_input_is_rejected_with_its_reason(runtime: Runtime, name: str, data: bytes, reason: str) -> None:
+def test_bad_input_is_rejected_with_its_reason(
+    runtime: Runtime, name: str, data: bytes, reason: str
+) -> None:
     status, error = final(runtime, ingest_bytes(runtime, data, name))
     assert status is ImageStatus.REJECTED
     assert error is not None and reason in error
@@ -51,7 +53,9 @@ def test_bad_input_is_rejected_with_its_reason(runtime: Runtime, name: str, data
 def test_truncated_png_is_rejected(runtime: Runtime) -> None:
     out = io.BytesIO()
     images.photo(400, 300).save(out, format="PNG")
-    status, error = final(runtime, ingest_bytes(runtime, images.truncated(out.getvalue(), 0.5), "cut.png"))
+    status, error = final(
+        runtime, ingest_bytes(runtime, images.truncated(out.getvalue(), 0.5), "cut.png")
+    )
     assert status is ImageStatus.REJECTED
     assert error is not None and "truncated" in error
 
@@ -84,8 +88,12 @@ def test_wrong_extension_is_decoded_by_content(runtime: Runtime) -> None:
     assert image.location.endswith(".png")  # filed under its real type
 
 
-@pytest.mark.parametrize(("orientation", "size"), [(1, (400, 300)), (3, (400, 300)), (6, (300, 400)), (8, (300, 400))])
-def test_exif_orientation_is_applied(runtime: Runtime, orientation: int, size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("orientation", "size"), [(1, (400, 300)), (3, (400, 300)), (6, (300, 400)), (8, (300, 400))]
+)
+def test_exif_orientation_is_applied(
+    runtime: Runtime, orientation: int, size: tuple[int, int]
+) -> None:
     picture = Image.new("RGB", (400, 300), (255, 0, 0))
     picture.paste((0, 0, 255), (0, 0, 200, 300))  # left half blue, right half red
     image_id = ingest_bytes(runtime, images.with_orientation(picture, orientation), "rotated.jpg")
@@ -98,7 +106,9 @@ def test_exif_orientation_is_applied(runtime: Runtime, orientation: int, size: t
     assert not thumb.getexif()  # no orientation, no camera make: metadata stripped
     pixels = np.asarray(thumb, dtype=np.int32)
     # Orientation 6 turns the picture clockwise on display: the blue left half ends on top.
-    where_blue = {1: pixels[:, :50], 3: pixels[:, -50:], 6: pixels[:50, :], 8: pixels[-50:, :]}[orientation]
+    where_blue = {1: pixels[:, :50], 3: pixels[:, -50:], 6: pixels[:50, :], 8: pixels[-50:, :]}[
+        orientation
+    ]
     assert where_blue[..., 2].mean() > 200 and where_blue[..., 0].mean() < 60
 
 
@@ -115,13 +125,18 @@ def test_cmyk_jpeg_becomes_rgb(runtime: Runtime) -> None:
 
 
 def test_sixteen_bit_grey_is_scaled_not_clipped(runtime: Runtime) -> None:
-    ramp = (np.linspace(0, 65535, 256, dtype=np.uint32)[None, :].repeat(64, axis=0)).astype(np.uint16)
+    ramp = (np.linspace(0, 65535, 256, dtype=np.uint32)[None, :].repeat(64, axis=0)).astype(
+        np.uint16
+    )
     out = io.BytesIO()
     Image.fromarray(ramp).save(out, format="PNG")
     image_id = ingest_bytes(runtime, out.getvalue(), "deep.png")
     image = runtime.catalog.get_image(image_id)
     assert image is not None and image.status is ImageStatus.COMPLETED
-    thumb = np.asarray(Image.open(io.BytesIO(runtime.blobs.get(image.thumbnail or ""))).convert("L"), dtype=np.int32)
+    thumb = np.asarray(
+        Image.open(io.BytesIO(runtime.blobs.get(image.thumbnail or ""))).convert("L"),
+        dtype=np.int32,
+    )
     assert thumb[:, :20].mean() < 40 and thumb[:, -20:].mean() > 215  # a ramp, not all white
 
 
@@ -134,7 +149,9 @@ def test_palette_with_transparency_and_alpha_flatten_on_white(runtime: Runtime) 
         picture.save(out, format="PNG")
         image = runtime.catalog.get_image(ingest_bytes(runtime, out.getvalue(), name))
         assert image is not None and image.status is ImageStatus.COMPLETED, image and image.error
-        thumb = np.asarray(Image.open(io.BytesIO(runtime.blobs.get(image.thumbnail or ""))), dtype=np.int32)
+        thumb = np.asarray(
+            Image.open(io.BytesIO(runtime.blobs.get(image.thumbnail or ""))), dtype=np.int32
+        )
         assert thumb[:, -30:].mean() > 240  # transparent half became white, not black
 
 
@@ -158,11 +175,21 @@ def test_every_accepted_format_completes(runtime: Runtime, fmt: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../../etc/passwd", "..\\..\\windows\\system.ini", "/abs/path.jpg", "a/../../b.jpg", "\x00evil.jpg", "..."]
+    "name",
+    [
+        "../../etc/passwd",
+        "..\\..\\windows\\system.ini",
+        "/abs/path.jpg",
+        "a/../../b.jpg",
+        "\x00evil.jpg",
+        "...",
+    ],
 )
 def test_client_file_names_never_become_paths(runtime: Runtime, name: str) -> None:
     data = images.jpeg_bytes(images.photo(64, 64))
-    accepted = runtime.intake.accept_stream(io.BytesIO(data), filename=name, owner="alice", recipe="colour-pets")
+    accepted = runtime.intake.accept_stream(
+        io.BytesIO(data), filename=name, owner="alice", recipe="colour-pets"
+    )
     key = accepted.image.location
     assert key.startswith("input/alice/") and ".." not in key.split("/")
     assert "/" not in accepted.image.filename and "\\" not in accepted.image.filename
@@ -178,7 +205,9 @@ def test_limits_come_from_settings(runtime: Runtime, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DARKROOM_MAX_SIDE", "100")
     small = build(Settings())
     try:
-        status, error = final(small, ingest_bytes(small, images.jpeg_bytes(images.photo(300, 50)), "wide.jpg"))
+        status, error = final(
+            small, ingest_bytes(small, images.jpeg_bytes(images.photo(300, 50)), "wide.jpg")
+        )
     finally:
         small.close()
     assert status is ImageStatus.REJECTED

@@ -133,7 +133,9 @@ def print_table(report: Report) -> None:
         f"{len(report.files)} files, {report.processed_now} new, in {report.seconds:.1f} s "
         f"({rate:.1f} new images/s)"
     )
-    failed = [image for image in report.images.values() if image.status is not ImageStatus.COMPLETED]
+    failed = [
+        image for image in report.images.values() if image.status is not ImageStatus.COMPLETED
+    ]
     for image in failed[:20]:
         if image.error:
             console.print(f"  [yellow]{image.status.value}[/] {image.source}: {image.error}")

@@ -26,7 +26,9 @@ from darkroom.wiring import Runtime, SettingsError, build
 
 app = typer.Typer(help="darkroom: image ingestion and intelligence.", no_args_is_help=True)
 images_app = typer.Typer(help="Look at what darkroom has.", no_args_is_help=True)
-dlq_app = typer.Typer(help="The dead-letter queue: jobs that failed every attempt.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="The dead-letter queue: jobs that failed every attempt.", no_args_is_help=True
+)
 recipes_app = typer.Typer(help="Recipes: pipelines written as data.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(dlq_app, name="dlq")
@@ -48,7 +50,9 @@ def runtime() -> Runtime:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or folders of pictures", exists=True)],
-    recipe: Annotated[str | None, typer.Option(help="recipe to run (default: DARKROOM_RECIPE)")] = None,
+    recipe: Annotated[
+        str | None, typer.Option(help="recipe to run (default: DARKROOM_RECIPE)")
+    ] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="worker processes (default: cores)")
     ] = ingest_cli.default_concurrency(),
@@ -111,14 +115,20 @@ def worker(
 def images_list(
     status: Annotated[ImageStatus | None, typer.Option(help="only this status")] = None,
     class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
-    uncertain: Annotated[bool | None, typer.Option("--uncertain/--certain", help="by review need")] = None,
+    uncertain: Annotated[
+        bool | None, typer.Option("--uncertain/--certain", help="by review need")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """Images of the CLI's owner, oldest first."""
     rt = runtime()
     query = ImageQuery(
-        owner=rt.settings.owner, status=status, class_name=class_name, uncertain=uncertain, limit=limit
+        owner=rt.settings.owner,
+        status=status,
+        class_name=class_name,
+        uncertain=uncertain,
+        limit=limit,
     )
     found = rt.catalog.list_images(query)
     if as_json:
@@ -186,7 +196,11 @@ def dlq_list(as_json: JsonOption = False) -> None:
         table.add_column(column)
     for letter in letters:
         table.add_row(
-            letter.job.image_id, letter.job.recipe, str(letter.attempts), letter.failed_at.isoformat(), letter.error
+            letter.job.image_id,
+            letter.job.recipe,
+            str(letter.attempts),
+            letter.failed_at.isoformat(),
+            letter.error,
         )
     console.print(table)
 
@@ -229,7 +243,9 @@ def recipes_list(as_json: JsonOption = False) -> None:
     for column in ("name", "steps", "description"):
         table.add_column(column)
     for compiled in rt.recipes.all():
-        table.add_row(compiled.name, " -> ".join(s.name for s in compiled.steps), compiled.recipe.description)
+        table.add_row(
+            compiled.name, " -> ".join(s.name for s in compiled.steps), compiled.recipe.description
+        )
     console.print(table)
 
 

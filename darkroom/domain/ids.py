@@ -13,6 +13,6 @@ def new_id() -> str:
 
 
 def stable_id(*parts: str) -> str:
-    """The same 32-hex-digit id for the same parts: a re-run of the same work names the same thing."""
+    """The same 32-hex-digit id for the same parts: a re-run of the same work gets the same id."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return digest[:32]

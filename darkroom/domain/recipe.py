@@ -1,4 +1,4 @@
-"""A recipe: a pipeline written as data. Parsed and checked here; steps are resolved by the engine."""
+"""A recipe: a pipeline written as data. Parsed and checked here; the engine resolves steps."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ class StepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     step: str = Field(description="a built-in step name, or 'package.module:function' for your own")
-    name: str | None = Field(default=None, description="unique name in the recipe; defaults to step")
+    name: str | None = Field(
+        default=None, description="unique name in the recipe; defaults to step"
+    )
     settings: dict[str, Any] = Field(default_factory=dict, alias="with")
     retry: RetryPolicy | None = None
 
@@ -64,7 +66,9 @@ class Recipe(BaseModel):
     @classmethod
     def _name_is_a_slug(cls, value: str) -> str:
         if not NAME_PATTERN.match(value):
-            raise ValueError("must be lowercase letters, digits, '-' or '_', starting with a letter")
+            raise ValueError(
+                "must be lowercase letters, digits, '-' or '_', starting with a letter"
+            )
         return value
 
     @model_validator(mode="after")

@@ -36,7 +36,9 @@ class Label:
 
     name: str
     confidence: float
-    box: tuple[float, float, float, float] | None = None  # left, top, width, height; 0-1 of the image
+    box: tuple[float, float, float, float] | None = (
+        None  # left, top, width, height; 0-1 of the image
+    )
     provider: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -53,7 +55,7 @@ class Label:
         return cls(
             name=str(data["name"]),
             confidence=float(data["confidence"]),
-            box=tuple(box) if box else None,  # type: ignore[arg-type]
+            box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box else None,
             provider=str(data.get("provider", "")),
         )
 

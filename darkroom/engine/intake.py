@@ -13,6 +13,7 @@ from typing import BinaryIO
 from darkroom.domain.events import make_event
 from darkroom.domain.ids import new_id, stable_id
 from darkroom.domain.records import Image, ImageStatus, Job
+from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
 from darkroom.imaging import EXTENSIONS
 from darkroom.ports import BlobStore, Catalog, Queue
@@ -55,8 +56,15 @@ def sha256_file(path: Path) -> str:
 
 class Intake:
     def __init__(
-        self, catalog: Catalog, queue: Queue, blobs: BlobStore, recipes: RecipeBook, limits: Limits
+        self,
+        catalog: Catalog,
+        queue: Queue,
+        blobs: BlobStore,
+        recipes: RecipeBook,
+        limits: Limits,
+        outbox: Outbox,
     ) -> None:
+        self.outbox = outbox
         self.catalog = catalog
         self.queue = queue
         self.blobs = blobs
@@ -119,7 +127,9 @@ class Intake:
             metadata=dict(metadata or {}),
         )
         if size is not None and size > self.limits.max_bytes:
-            return self._refuse(image, f"too large: {size:,} bytes is over the limit of {self.limits.max_bytes:,}")
+            return self._refuse(
+                image, f"too large: {size:,} bytes is over the limit of {self.limits.max_bytes:,}"
+            )
         image.size_bytes = self.blobs.put_file(image.location, stream, content_type=content_type)
         if image.size_bytes > self.limits.max_bytes:
             self.blobs.delete(image.location)
@@ -149,6 +159,7 @@ class Intake:
             self.catalog.add_image(image)
             self.queue.enqueue(job)
             self.catalog.add_events([received])
+        self.outbox.publish([received])
 
     def _refuse(self, image: Image, reason: str) -> Accepted:
         """Too large to store: kept as a rejected record so the caller sees why."""

@@ -12,7 +12,13 @@ from pydantic import ValidationError
 
 from darkroom import steps
 from darkroom.domain.errors import RecipeError
-from darkroom.domain.recipe import Recipe, RetryPolicy, StepSpec, format_validation_error, parse_recipe
+from darkroom.domain.recipe import (
+    Recipe,
+    RetryPolicy,
+    StepSpec,
+    format_validation_error,
+    parse_recipe,
+)
 from darkroom.steps.base import StepDefinition, StepSettings
 
 

@@ -18,8 +18,9 @@ from typing import Any
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
 from darkroom.domain.records import Claim, Image, ImageStatus
+from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
-from darkroom.ports import Catalog, EventBus, Queue
+from darkroom.ports import Catalog, Queue
 from darkroom.settings import Limits
 from darkroom.steps.base import StepContext, StepPorts, StepResult
 
@@ -42,7 +43,7 @@ class Outcome:
 class Engine:
     catalog: Catalog
     queue: Queue
-    bus: EventBus
+    outbox: Outbox
     ports: StepPorts
     recipes: RecipeBook
     limits: Limits
@@ -106,7 +107,9 @@ class Engine:
             updates = dict(result.image)
             if result.finish is not None:
                 updates["status"] = result.finish
-            self.catalog.finish_step(job.id, step.name, result.output, image.id, updates, step_events)
+            self.catalog.finish_step(
+                job.id, step.name, result.output, image.id, updates, step_events
+            )
             _apply(image, updates)
             outputs[step.name] = result.output
             events.extend(step_events)
@@ -123,13 +126,15 @@ class Engine:
                 self.catalog.update_image(image.id, status=final)
             self.catalog.add_events([done])
             self.queue.ack(claim)
-        self._publish([*events, done])
+        self.outbox.publish([*events, done])
         return outcome
 
     def _step_events(self, image: Image, step: CompiledStep, result: StepResult) -> list[Event]:
         key = f"{image.job_id}:{step.name}"
         origin = step.definition.name
-        found = [make_event(origin, step.definition.event, self._detail(image, **result.output), key=key)]
+        found = [
+            make_event(origin, step.definition.event, self._detail(image, **result.output), key=key)
+        ]
         for index, (detail_type, detail) in enumerate(result.events):
             found.append(
                 make_event(origin, detail_type, self._detail(image, **detail), key=f"{key}:{index}")
@@ -164,8 +169,10 @@ class Engine:
             self.catalog.update_image(image.id, status=ImageStatus.REJECTED, error=reason)
             self.catalog.add_events([failed])
             self.queue.ack(claim)
-        log.info("image rejected", extra={"image_id": image.id, "step": step.name, "reason": reason})
-        self._publish([*events, failed])
+        log.info(
+            "image rejected", extra={"image_id": image.id, "step": step.name, "reason": reason}
+        )
+        self.outbox.publish([*events, failed])
         outcome.status, outcome.error = ImageStatus.REJECTED.value, reason
         return outcome
 
@@ -188,9 +195,15 @@ class Engine:
         self.queue.retry(claim, delay, error)
         log.warning(
             "step failed, will retry",
-            extra={"image_id": image.id, "step": step.name, "failures": failures, "delay": round(delay, 3), "error": error},
+            extra={
+                "image_id": image.id,
+                "step": step.name,
+                "failures": failures,
+                "delay": round(delay, 3),
+                "error": error,
+            },
         )
-        self._publish(events)
+        self.outbox.publish(events)
         outcome.status, outcome.error = "retry", error
         return outcome
 
@@ -213,29 +226,14 @@ class Engine:
             self.catalog.update_image(image.id, status=ImageStatus.FAILED, error=error)
             self.catalog.add_events([failed])
             self.queue.dead_letter(claim, error, trace)
-        log.error("job dead-lettered", extra={"image_id": image.id, "job_id": claim.job.id, "error": error})
-        self._publish([*events, failed])
+        log.error(
+            "job dead-lettered",
+            extra={"image_id": image.id, "job_id": claim.job.id, "error": error},
+        )
+        self.outbox.publish([*events, failed])
         outcome = outcome or Outcome(image.id, ImageStatus.FAILED.value)
         outcome.status, outcome.error = ImageStatus.FAILED.value, error
         return outcome
-
-    def _publish(self, events: list[Event]) -> None:
-        """Hand events to the bus. They are already durable in the outbox; a failure here only
-        delays them until the next sweep."""
-        if not events:
-            return
-        try:
-            self.bus.publish(events)
-        except Exception:
-            log.exception("event publish failed; the outbox sweep will retry")
-            return
-        self.catalog.mark_events_published([item.id for item in events])
-
-    def publish_pending(self, older_than: float = 30.0) -> int:
-        """Publish outbox events a crashed worker left behind."""
-        pending = self.catalog.pending_events(limit=500, older_than=older_than)
-        self._publish(pending)
-        return len(pending)
 
 
 def _apply(image: Image, updates: dict[str, Any]) -> None:

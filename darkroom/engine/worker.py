@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -67,7 +69,7 @@ def _housekeeping(runtime: Runtime, stop: Stop) -> None:
     last_release = time.monotonic()
     while not stop.wait(HOUSEKEEPING_SECONDS):
         try:
-            runtime.engine.publish_pending()
+            runtime.outbox.sweep()
             runtime.webhooks.deliver_due()
             if time.monotonic() - last_release > 10:
                 _release_orphans(runtime)
@@ -76,13 +78,28 @@ def _housekeeping(runtime: Runtime, stop: Stop) -> None:
             log.exception("housekeeping failed; trying again")
 
 
-def _process_main(settings: Settings, stop: ProcessEvent, log_setup: Callable[[], None] | None) -> None:
+class _StopWithParent:
+    """Stop when told, or when the parent process is gone (a killed `darkroom ingest` must not
+    leave workers behind)."""
+
+    def __init__(self, event: ProcessEvent) -> None:
+        self.event = event
+        self.parent = os.getppid()
+
+    def is_set(self) -> bool:
+        return self.event.is_set() or os.getppid() != self.parent
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.event.wait(timeout) or os.getppid() != self.parent
+
+
+def _process_main(
+    settings: Settings, stop: ProcessEvent, log_setup: Callable[[], None] | None
+) -> None:
     if log_setup is not None:
         log_setup()
-    try:
-        work(settings, stop)
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        work(settings, _StopWithParent(stop))
 
 
 class WorkerPool:
@@ -93,7 +110,9 @@ class WorkerPool:
         self.stop = self.context.Event()
         self.processes = [
             self.context.Process(
-                target=_process_main, args=(settings, self.stop, log_setup), name=f"darkroom-worker-{i}"
+                target=_process_main,
+                args=(settings, self.stop, log_setup),
+                name=f"darkroom-worker-{i}",
             )
             for i in range(count)
         ]

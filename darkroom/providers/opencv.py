@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cv2
+import cv2.data
 import numpy as np
 
 from darkroom.domain.records import Label
@@ -38,7 +39,9 @@ class HaarOptions:
         known = {"cascades", "scale_factor", "min_neighbors", "min_size", "weight_scale"}
         unknown = set(options) - known
         if unknown:
-            raise ValueError(f"opencv detector: unknown options {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"opencv detector: unknown options {sorted(unknown)}; known: {sorted(known)}"
+            )
         values = dict(options)
         values.setdefault("cascades", DEFAULT_CASCADES)
         return cls(**values)
@@ -52,7 +55,11 @@ class HaarDetector:
         self.options = options
         self.cascades: dict[str, Any] = {}
         for label, filename in options.cascades.items():
-            path = filename if os.path.isabs(filename) else os.path.join(cv2.data.haarcascades, filename)
+            path = (
+                filename
+                if os.path.isabs(filename)
+                else os.path.join(cv2.data.haarcascades, filename)
+            )
             cascade = cv2.CascadeClassifier(path)
             if cascade.empty():
                 raise ValueError(f"opencv detector: cannot load cascade {path!r} for {label!r}")
@@ -72,7 +79,9 @@ class HaarDetector:
                 outputRejectLevels=True,
             )
             for (x, y, w, h), weight in zip(boxes, np.ravel(weights), strict=False):
-                confidence = 100.0 * (1.0 - math.exp(-max(float(weight), 0.0) / self.options.weight_scale))
+                confidence = 100.0 * (
+                    1.0 - math.exp(-max(float(weight), 0.0) / self.options.weight_scale)
+                )
                 box = (x / width, y / height, w / width, h / height)
                 labels.append(Label(name, confidence, tuple(float(v) for v in box), self.name))  # type: ignore[arg-type]
         return labels

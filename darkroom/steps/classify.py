@@ -41,9 +41,7 @@ def decide(labels: list[Label], settings: ClassifySettings) -> tuple[str, float,
     between `low` and `high` it is still that class but uncertain (a person should look);
     below `low` the picture is the fallback class, with confidence 100 minus the best score.
     """
-    wanted = {
-        name.lower(): cls for cls, names in settings.classes.items() for name in names
-    }
+    wanted = {name.lower(): cls for cls, names in settings.classes.items() for name in names}
     best_class, best = settings.fallback, 0.0
     for label in labels:
         cls = wanted.get(label.name.lower())

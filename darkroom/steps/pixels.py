@@ -10,7 +10,7 @@ from darkroom.steps.base import StepContext
 _KEY = "decoded"
 
 
-def original_source(ctx: StepContext) -> imaging.Source:
+def original_source(ctx: StepContext) -> str | bytes:
     """The original as a path when the store has one (no copy in memory), else its bytes."""
     key = ctx.image.location
     path = ctx.ports.blobs.local_path(key)
@@ -32,10 +32,10 @@ def decoded(ctx: StepContext, box: int) -> imaging.Decoded:
 
 
 def fitted(ctx: StepContext, box: int) -> Image.Image:
-    """The picture scaled to fit in box x box, from the shared decode."""
-    image = decoded(ctx, box).image
-    if max(image.size) <= box:
-        return image
-    copy = image.copy()
-    copy.thumbnail((box, box), Image.Resampling.BICUBIC)
-    return copy
+    """The picture scaled to fit in box x box, from the shared decode. The size is computed
+    from the original's, so rounding never drifts across successive reductions."""
+    result = decoded(ctx, box)
+    target = imaging.fit(result.probe.width, result.probe.height, box)
+    if result.image.size == target:
+        return result.image
+    return result.image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)

@@ -30,7 +30,9 @@ def run(ctx: StepContext, settings: ThumbnailSettings) -> StepResult:
     for size in settings.sizes:
         picture = pixels.fitted(ctx, size)
         key = thumbnail_key(ctx.image.owner, ctx.image.id, size)
-        ctx.ports.blobs.put(key, imaging.encode_jpeg(picture, settings.quality), content_type="image/jpeg")
+        ctx.ports.blobs.put(
+            key, imaging.encode_jpeg(picture, settings.quality), content_type="image/jpeg"
+        )
         keys[str(size)] = key
     main = keys[str(settings.sizes[0])]
     return StepResult(output={"thumbnails": keys, "thumbnail": main}, image={"thumbnail": main})

@@ -19,4 +19,6 @@ class LocalNotifier:
         log.warning(subject, extra={"notification": message})
         if self.webhooks is not None and self.target is not None:
             key = str(message.get("notification_id") or message)
-            self.webhooks.schedule(self.target, subject, {"subject": subject, "message": message}, key)
+            self.webhooks.schedule(
+                self.target, subject, {"subject": subject, "message": message}, key
+            )

@@ -90,7 +90,9 @@ class Webhooks:
         table = t.webhook_deliveries
         due = and_(table.c.state == "pending", table.c.next_attempt_at <= time.time())
         with self.db.read() as conn:
-            rows = conn.execute(select(table).where(due).order_by(table.c.next_attempt_at).limit(limit)).all()
+            rows = conn.execute(
+                select(table).where(due).order_by(table.c.next_attempt_at).limit(limit)
+            ).all()
         if not rows:
             return 0
         with httpx.Client(timeout=self.timeout) as client:
@@ -104,7 +106,13 @@ class Webhooks:
         with self.db.atomic() as conn:
             claimed = conn.execute(
                 update(table)
-                .where(and_(table.c.id == row.id, table.c.attempts == row.attempts, table.c.state == "pending"))
+                .where(
+                    and_(
+                        table.c.id == row.id,
+                        table.c.attempts == row.attempts,
+                        table.c.state == "pending",
+                    )
+                )
                 .values(attempts=row.attempts + 1, next_attempt_at=time.time() + self.timeout * 3)
             ).rowcount
         if not claimed:
@@ -139,7 +147,13 @@ class Webhooks:
             conn.execute(update(table).where(table.c.id == row.id).values(**values))
         log.info(
             "webhook delivery",
-            extra={"delivery": row.id, "url": row.url, "status": status, "error": error, "attempt": attempts},
+            extra={
+                "delivery": row.id,
+                "url": row.url,
+                "status": status,
+                "error": error,
+                "attempt": attempts,
+            },
         )
 
     def deliveries(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -1,1 +1,1 @@
-"""SQL adapters on SQLAlchemy Core: SQLite on one machine, PostgreSQL (Aurora) when it is not enough."""
+"""SQL adapters on SQLAlchemy Core: SQLite on one machine, PostgreSQL (Aurora) beyond it."""

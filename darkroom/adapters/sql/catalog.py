@@ -184,7 +184,9 @@ class SqlCatalog:
 
     def update_image(self, image_id: str, **fields: Any) -> None:
         with self.db.atomic() as conn:
-            conn.execute(update(t.images).where(t.images.c.id == image_id).values(_updates_row(fields)))
+            conn.execute(
+                update(t.images).where(t.images.c.id == image_id).values(_updates_row(fields))
+            )
 
     def delete_image(self, image_id: str) -> None:
         with self.db.atomic() as conn:
@@ -234,7 +236,9 @@ class SqlCatalog:
         with self.db.atomic() as conn:
             current = conn.execute(select(table.c.failures).where(key)).scalar()
             if current is None:
-                conn.execute(insert(table).values(job_id=job_id, step=step, failures=1, last_error=error))
+                conn.execute(
+                    insert(table).values(job_id=job_id, step=step, failures=1, last_error=error)
+                )
                 return 1
             conn.execute(update(table).where(key).values(failures=current + 1, last_error=error))
             return int(current) + 1
@@ -327,7 +331,8 @@ class SqlCatalog:
         with self.db.read() as conn:
             rows = conn.execute(sql).all()
         return [
-            Event(row.id, row.source, row.detail_type, _moment(row.time), row.detail) for row in rows
+            Event(row.id, row.source, row.detail_type, _moment(row.time), row.detail)
+            for row in rows
         ]
 
     def mark_events_published(self, ids: Sequence[str]) -> None:
@@ -336,4 +341,6 @@ class SqlCatalog:
         with self.db.atomic() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = list(ids[start : start + _CHUNK])
-                conn.execute(update(t.events).where(t.events.c.id.in_(chunk)).values(published=True))
+                conn.execute(
+                    update(t.events).where(t.events.c.id.in_(chunk)).values(published=True)
+                )

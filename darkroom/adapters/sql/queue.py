@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 
 from darkroom.adapters.sql import schema as t
+from darkroom.adapters.sql.catalog import _moment
 from darkroom.adapters.sql.database import Database
 from darkroom.domain.records import Claim, DeadLetter, Job
-from darkroom.adapters.sql.catalog import _moment
 
 READY = "ready"
 DEAD = "dead"
@@ -85,7 +85,9 @@ class SqlQueue:
     def extend(self, claim: Claim, visibility: float) -> None:
         with self.db.atomic() as conn:
             conn.execute(
-                update(t.jobs).where(self._current(claim)).values(visible_at=time.time() + visibility)
+                update(t.jobs)
+                .where(self._current(claim))
+                .values(visible_at=time.time() + visibility)
             )
 
     def ack(self, claim: Claim) -> None:
@@ -106,7 +108,11 @@ class SqlQueue:
                 update(t.jobs)
                 .where(self._current(claim))
                 .values(
-                    state=DEAD, last_error=error, traceback=traceback, failed_at=time.time(), receipt=None
+                    state=DEAD,
+                    last_error=error,
+                    traceback=traceback,
+                    failed_at=time.time(),
+                    receipt=None,
                 )
             )
 
@@ -132,7 +138,9 @@ class SqlQueue:
             result = conn.execute(
                 update(jobs)
                 .where(and_(jobs.c.id == job_id, jobs.c.state == DEAD))
-                .values(state=READY, visible_at=time.time(), attempts=0, traceback=None, failed_at=None)
+                .values(
+                    state=READY, visible_at=time.time(), attempts=0, traceback=None, failed_at=None
+                )
             )
             return bool(result.rowcount)
 
@@ -160,13 +168,19 @@ class SqlQueue:
         with self.db.atomic() as conn:
             rows = conn.execute(
                 select(jobs.c.id, jobs.c.claimed_by).where(
-                    and_(jobs.c.state == READY, jobs.c.receipt.is_not(None), jobs.c.visible_at > time.time())
+                    and_(
+                        jobs.c.state == READY,
+                        jobs.c.receipt.is_not(None),
+                        jobs.c.visible_at > time.time(),
+                    )
                 )
             ).all()
             for job_id, claimed_by in rows:
                 if _is_dead_local_process(claimed_by or "", host):
                     conn.execute(
-                        update(jobs).where(jobs.c.id == job_id).values(visible_at=time.time(), receipt=None)
+                        update(jobs)
+                        .where(jobs.c.id == job_id)
+                        .values(visible_at=time.time(), receipt=None)
                     )
                     released += 1
         return released

@@ -1,0 +1,399 @@
+"""The engine: every step's effect, events, idempotent re-runs, resume after a crash, the DLQ."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from darkroom.adapters.local.webhooks import SIGNATURE_HEADER, verify
+from darkroom.adapters.sql import schema
+from darkroom.domain.records import ImageStatus
+from darkroom.engine import dlq
+from darkroom.settings import Settings
+from darkroom.wiring import Runtime, build
+from tests import images
+from tests.conftest import drain
+
+RED, GREEN, BLUE = (250, 10, 10), (10, 250, 10), (10, 10, 250)
+
+
+def accept(
+    runtime: Runtime,
+    name: str,
+    tint: tuple[int, int, int] | None = RED,
+    size: tuple[int, int] = (640, 480),
+    recipe: str = "colour-pets",
+    seed: int = 0,
+) -> str:
+    data = images.jpeg_bytes(images.photo(*size, seed=seed, tint=tint), quality=90)
+    return runtime.intake.accept_stream(
+        io.BytesIO(data), filename=name, owner="alice", recipe=recipe
+    ).image.id
+
+
+def events_of(runtime: Runtime, image_id: str) -> list[dict[str, Any]]:
+    with runtime.db.read() as conn:
+        rows = conn.execute(select(schema.events).order_by(schema.events.c.time)).all()
+    return [
+        {
+            "detail-type": r.detail_type,
+            "source": r.source,
+            "id": r.id,
+            "detail": r.detail,
+            "published": r.published,
+        }
+        for r in rows
+        if r.detail.get("image_id") == image_id
+    ]
+
+
+def test_pets_flow_classifies_files_records_and_announces(runtime: Runtime) -> None:
+    cat, unsure, dog, nothing = (
+        accept(runtime, "cat.jpg", RED),
+        accept(runtime, "unsure.jpg", GREEN),
+        accept(runtime, "dog.jpg", BLUE),
+        accept(runtime, "grey.jpg", (128, 128, 128)),
+    )
+    drain(runtime)
+    expected = {
+        cat: ("cat", 95.0, False, "cats"),
+        unsure: ("cat", 65.0, True, "cats"),
+        dog: ("dog", 90.0, False, "dogs"),
+        nothing: ("other", 100.0, False, "others"),
+    }
+    for image_id, (cls, confidence, uncertain, folder) in expected.items():
+        image = runtime.catalog.get_image(image_id)
+        assert image is not None and image.status is ImageStatus.COMPLETED
+        assert (image.class_name, image.confidence, image.uncertain) == (cls, confidence, uncertain)
+        assert image.location == f"{folder}/alice/{image_id}.jpg"
+        assert runtime.blobs.exists(image.location)
+        assert not runtime.blobs.exists(f"input/alice/{image_id}.jpg")
+        [record] = runtime.catalog.detection_records(image_id)
+        assert record.detected_animal == cls and record.confidence_score == confidence
+        assert record.s3_location == runtime.blobs.url(image.location)
+        assert record.image_format == "JPEG" and record.file_size == image.size_bytes
+        assert record.processing_status == ("uncertain" if uncertain else "completed")
+        thumb = Image.open(io.BytesIO(runtime.blobs.get(image.thumbnail or "")))
+        assert thumb.format == "JPEG" and max(thumb.size) == 640  # never upscaled
+        types = [e["detail-type"] for e in events_of(runtime, image_id)]
+        assert types[0] == "ImageReceived" and types[-1] == "ImageProcessed"
+        for step_event in (
+            "ImageValidated",
+            "ImageNormalized",
+            "ThumbnailCreated",
+            "ImageHashed",
+            "LabelsDetected",
+            "ImageClassified",
+            "ImageOrganized",
+            "DetectionRecorded",
+            "NotificationSent",
+        ):
+            assert step_event in types
+        assert ("ClassificationUncertain" in types) is uncertain
+        assert all(e["published"] for e in events_of(runtime, image_id))
+
+
+def test_event_envelope_is_eventbridge_shaped(runtime: Runtime) -> None:
+    image_id = accept(runtime, "cat.jpg")
+    drain(runtime)
+    assert runtime.catalog.pending_events() == []  # all published
+    with runtime.db.read() as conn:
+        row = conn.execute(
+            select(schema.events).where(schema.events.c.detail_type == "ImageClassified")
+        ).one()
+    from darkroom.adapters.sql.catalog import _moment
+    from darkroom.domain.events import Event
+
+    envelope = Event(row.id, row.source, row.detail_type, _moment(row.time), row.detail).envelope()
+    assert set(envelope) == {"id", "source", "detail-type", "time", "detail"}
+    assert envelope["source"] == "darkroom.classify" and envelope["time"].endswith("Z")
+    assert envelope["detail"]["image_id"] == image_id and envelope["detail"]["class"] == "cat"
+
+
+def test_thumbnail_is_bounded_to_800(runtime: Runtime) -> None:
+    image_id = accept(runtime, "big.jpg", size=(3000, 2000))
+    drain(runtime)
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None and (image.width, image.height) == (3000, 2000)
+    thumb = Image.open(io.BytesIO(runtime.blobs.get(image.thumbnail or "")))
+    assert thumb.size == (800, 533)
+
+
+def test_identical_file_becomes_duplicate_of_the_first(runtime: Runtime) -> None:
+    first = accept(runtime, "a.jpg")
+    drain(runtime)
+    second = accept(runtime, "copy-of-a.jpg")
+    other_owner = runtime.intake.accept_stream(
+        io.BytesIO(images.jpeg_bytes(images.photo(640, 480, tint=RED), quality=90)),
+        filename="a.jpg",
+        owner="bob",
+        recipe="colour-pets",
+    ).image.id
+    drain(runtime)
+    dup = runtime.catalog.get_image(second)
+    assert dup is not None and dup.status is ImageStatus.DUPLICATE and dup.duplicate_of == first
+    assert not runtime.blobs.exists(dup.location)  # not stored twice
+    assert runtime.catalog.detection_records(second) == []
+    bob = runtime.catalog.get_image(other_owner)
+    assert bob is not None and bob.status is ImageStatus.COMPLETED  # owners are separate
+    original = runtime.catalog.get_image(first)
+    assert original is not None and dup.phash == original.phash and len(original.phash or "") == 16
+
+
+def test_perceptual_hash_survives_resizing_and_tells_pictures_apart() -> None:
+    from darkroom.imaging import hamming, perceptual_hash
+
+    picture = images.photo(800, 600, seed=1)
+    resized = picture.resize((400, 300))
+    recompressed = Image.open(io.BytesIO(images.jpeg_bytes(picture, quality=40)))
+    different = images.photo(800, 600, seed=2)
+    base = perceptual_hash(picture)
+    assert hamming(base, perceptual_hash(resized)) <= 4
+    assert hamming(base, perceptual_hash(recompressed)) <= 6
+    assert hamming(base, perceptual_hash(different)) >= 16
+
+
+def test_redelivered_finished_job_changes_nothing(runtime: Runtime) -> None:
+    image_id = accept(runtime, "cat.jpg")
+    drain(runtime)
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None
+    from darkroom.domain.records import Job
+
+    runtime.queue.enqueue(
+        Job(id=image.job_id or "", image_id=image_id, owner="alice", recipe="colour-pets")
+    )
+    before = events_of(runtime, image_id)
+    claim = runtime.queue.claim("w", 30)
+    assert claim is not None
+    assert runtime.engine.process(claim).status == "skipped"
+    assert events_of(runtime, image_id) == before
+    assert len(runtime.catalog.detection_records(image_id)) == 1
+
+
+def test_resume_after_a_crash_repeats_no_finished_step(runtime: Runtime) -> None:
+    """A worker died after organize moved the file but before its result was stored."""
+    image_id = accept(runtime, "cat.jpg")
+    claim = runtime.queue.claim("doomed", visibility=0.05)
+    assert claim is not None
+    # Run the first steps by hand, as the dead worker did, then make organize's move happen
+    # without its record.
+    from darkroom.steps.base import StepContext
+
+    engine = runtime.engine
+    recipe = runtime.recipes.get("colour-pets")
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None
+    outputs: dict[str, dict[str, Any]] = {}
+    scratch: dict[str, Any] = {}
+    for step in recipe.steps[:6]:
+        ctx = StepContext(
+            image, claim.job, step.name, outputs, engine.ports, engine.limits, scratch
+        )
+        result = step.definition.run(ctx, step.settings)
+        runtime.catalog.finish_step(
+            claim.job.id, step.name, result.output, image_id, result.image, []
+        )
+        outputs[step.name] = result.output
+    runtime.blobs.move(image.location, f"cats/alice/{image_id}.jpg")
+    thumb_key = runtime.catalog.get_image(image_id).thumbnail  # type: ignore[union-attr]
+    thumb_before = runtime.blobs.get(thumb_key or "")
+    import time
+
+    time.sleep(0.1)  # the claim expires
+    drain(runtime)
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None and image.status is ImageStatus.COMPLETED
+    assert image.location == f"cats/alice/{image_id}.jpg" and runtime.blobs.exists(image.location)
+    assert len(runtime.catalog.detection_records(image_id)) == 1
+    assert runtime.blobs.get(image.thumbnail or "") == thumb_before
+    with runtime.db.read() as conn:
+        finished = conn.execute(select(func.count()).select_from(schema.step_results)).scalar()
+    assert finished == len(recipe.steps)
+
+
+def test_organize_finishes_a_half_done_move(runtime: Runtime) -> None:
+    """Copy landed, source not yet removed (an S3 copy+delete cut in the middle)."""
+    image_id = accept(runtime, "cat.jpg")
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None
+    runtime.blobs.put(f"cats/alice/{image_id}.jpg", runtime.blobs.get(image.location))
+    drain(runtime)
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None and image.location == f"cats/alice/{image_id}.jpg"
+    assert not runtime.blobs.exists(f"input/alice/{image_id}.jpg")
+
+
+def test_poison_goes_to_the_dlq_after_its_attempts_and_the_rest_completes(runtime: Runtime) -> None:
+    good = [accept(runtime, f"good-{n}.jpg", seed=n, recipe="poisoned") for n in range(3)]
+    bad = accept(runtime, "poison-pill.jpg", seed=9, recipe="poisoned")
+    drain(runtime)
+    for image_id in good:
+        image = runtime.catalog.get_image(image_id)
+        assert image is not None and image.status is ImageStatus.COMPLETED
+    image = runtime.catalog.get_image(bad)
+    assert image is not None and image.status is ImageStatus.FAILED
+    assert image.error == "poison: RuntimeError: poisoned by poison-pill.jpg"
+    [letter] = runtime.queue.dead_letters()
+    assert letter.job.image_id == bad and letter.attempts == 3  # max_attempts of the recipe
+    assert "RuntimeError: poisoned by poison-pill.jpg" in letter.traceback
+    assert "ImageFailed" in [e["detail-type"] for e in events_of(runtime, bad)]
+    # Replay: it fails again the same number of times, no more.
+    assert dlq.replay(runtime.catalog, runtime.queue, letter)
+    assert runtime.catalog.get_image(bad).status is ImageStatus.QUEUED  # type: ignore[union-attr]
+    drain(runtime)
+    [again] = runtime.queue.dead_letters()
+    assert again.attempts == 3
+
+
+def test_replay_after_a_fix_completes(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = accept(runtime, "poison.jpg", recipe="poisoned")
+    drain(runtime)
+    assert runtime.catalog.get_image(bad).status is ImageStatus.FAILED  # type: ignore[union-attr]
+    from darkroom.engine.recipes import load_text
+
+    fixed = load_text(
+        "name: poisoned\nsteps: [{step: validate}, {step: 'tests.plugins:POISON', name: poison, with: {marker: never}}, {step: thumbnail}]\n",
+        origin="fixed",
+    )
+    runtime.recipes._add(fixed)
+    assert dlq.replay_all(runtime.catalog, runtime.queue) == 1
+    drain(runtime)
+    image = runtime.catalog.get_image(bad)
+    assert image is not None and image.status is ImageStatus.COMPLETED and image.error is None
+
+
+def test_a_job_whose_worker_keeps_dying_is_dead_lettered(runtime: Runtime) -> None:
+    image_id = accept(runtime, "cat.jpg")
+    for _ in range(10):  # ten deliveries that never finish (the worker is killed each time)
+        claim = runtime.queue.claim("dies", visibility=0)
+        assert claim is not None
+    claim = runtime.queue.claim("survivor", visibility=30)
+    assert claim is not None and claim.attempt == 11
+    outcome = runtime.engine.process(claim)
+    assert outcome.status == "failed" and "delivered 11 times" in (outcome.error or "")
+    assert runtime.catalog.get_image(image_id).status is ImageStatus.FAILED  # type: ignore[union-attr]
+
+
+class Receiver:
+    """A local HTTP server that records webhook deliveries; it can be told to fail first."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                status = 500 if len(receiver.requests) <= receiver.fail_first else 204
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(fail_first=1)
+    yield server
+    server.close()
+
+
+def test_uncertain_results_reach_a_signed_webhook_with_retry(
+    settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DARKROOM_NOTIFY_WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("DARKROOM_NOTIFY_WEBHOOK_SECRET", "s3cret")
+    runtime = build(Settings())
+    runtime.webhooks.policy = runtime.webhooks.policy.model_copy(
+        update={"backoff_seconds": 0.01, "jitter": False}
+    )
+    try:
+        unsure = accept(runtime, "unsure.jpg", GREEN)
+        accept(runtime, "sure.jpg", RED, seed=4)
+        drain(runtime)
+        import time
+
+        deadline = time.monotonic() + 10
+        while len(receiver.requests) < 2 and time.monotonic() < deadline:
+            runtime.webhooks.deliver_due()
+            time.sleep(0.02)
+        assert len(receiver.requests) == 2  # one failure (500), then the retry
+        headers, body = receiver.requests[-1]
+        assert verify("s3cret", body, headers[SIGNATURE_HEADER])
+        assert not verify("wrong", body, headers[SIGNATURE_HEADER])
+        assert not verify("s3cret", body + b" ", headers[SIGNATURE_HEADER])
+        payload = json.loads(body)
+        assert payload["subject"] == "ClassificationUncertain"
+        assert payload["message"]["image_id"] == unsure and payload["message"]["confidence"] == 65.0
+        [delivery] = runtime.webhooks.deliveries()
+        assert (
+            delivery["state"] == "delivered"
+            and delivery["attempts"] == 2
+            and delivery["last_status"] == 204
+        )
+    finally:
+        runtime.close()
+
+
+def test_haar_detector_finds_a_real_face() -> None:
+    """The offline default on a real photograph (scikit-image's astronaut)."""
+    from skimage import data
+
+    from darkroom.providers.opencv import HaarDetector, HaarOptions
+
+    picture = Image.fromarray(data.astronaut())
+    picture.thumbnail((400, 400))
+    labels = HaarDetector(HaarOptions.from_dict({})).detect(images_array(picture))
+    people = [label for label in labels if label.name == "person"]
+    assert people and max(label.confidence for label in people) >= 80
+    best = max(people, key=lambda label: label.confidence)
+    assert best.box is not None and 0.25 < best.box[0] < 0.5 and best.box[1] < 0.3  # her face
+
+
+def images_array(picture: Image.Image) -> Any:
+    import numpy as np
+
+    return np.asarray(picture.convert("RGB"))
+
+
+def test_haar_options_are_checked() -> None:
+    from darkroom.providers.opencv import HaarDetector, HaarOptions
+
+    with pytest.raises(ValueError, match="unknown options"):
+        HaarOptions.from_dict({"treshold": 3})
+    with pytest.raises(ValueError, match="cannot load cascade"):
+        HaarDetector(HaarOptions.from_dict({"cascades": {"dog": "haarcascade_dog.xml"}}))
+
+
+def test_unknown_detector_provider_fails_the_job_with_its_name(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "name: nodetector\nretry: {max_attempts: 1}\nsteps: [{step: validate}, {step: detect, with: {provider: magic}}]\n"
+    )
+    runtime.recipes.add_file(tmp_path / "r.yaml")
+    image_id = accept(runtime, "x.jpg", recipe="nodetector")
+    drain(runtime)
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None and image.status is ImageStatus.FAILED
+    assert "unknown detector provider 'magic'; available: opencv" in (image.error or "")
