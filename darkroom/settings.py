@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +17,24 @@ class Limits(BaseSettings):
     max_bytes: int = Field(default=100 * 1024 * 1024, ge=1, description="largest original accepted")
     max_pixels: int = Field(default=120_000_000, ge=1, description="width x height at most")
     max_side: int = Field(default=30_000, ge=1, description="longest side at most, in pixels")
+
+
+class Plan(BaseModel):
+    """A usage plan, like API Gateway's: a steady rate with a burst, and a quota per period."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: float = Field(gt=0, description="requests per second, steady")
+    burst: int = Field(ge=1, description="requests allowed at once above the steady rate")
+    quota: int | None = Field(default=None, ge=1, description="requests per period; none: no quota")
+    period: Literal["day", "month"] = "day"
+
+
+DEFAULT_PLANS = {
+    "default": Plan(rate=50, burst=100, quota=100_000, period="day"),
+    "free": Plan(rate=2, burst=5, quota=1_000, period="day"),
+    "unlimited": Plan(rate=1_000_000, burst=1_000_000),
+}
 
 
 class Settings(BaseSettings):
@@ -30,6 +49,19 @@ class Settings(BaseSettings):
     recipes_dir: Path | None = Field(default=None, description="extra recipe YAML files")
     notify_webhook_url: str | None = Field(default=None, description="POST uncertain results here")
     notify_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key")
+    host: str = Field(default="127.0.0.1", description="darkroom serve binds here")
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="base URL clients reach the API at (presigned links)"
+    )
+    secret_key: str | None = Field(
+        default=None, description="signs presigned URLs; generated into DARKROOM_HOME if unset"
+    )
+    presign_ttl_seconds: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    plans: dict[str, Plan] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
+    default_plan: str = "default"
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="non-upload requests")
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     limits: Limits = Field(default_factory=Limits)

@@ -12,6 +12,7 @@ from darkroom.adapters.local.notifier import LocalNotifier
 from darkroom.adapters.local.webhooks import Target, Webhooks
 from darkroom.adapters.sql.catalog import SqlCatalog
 from darkroom.adapters.sql.database import Database
+from darkroom.adapters.sql.keys import SqlKeyStore
 from darkroom.adapters.sql.queue import SqlQueue
 from darkroom.engine.intake import Intake
 from darkroom.engine.outbox import Outbox
@@ -37,6 +38,7 @@ class Runtime:
     blobs: BlobStore
     notifier: Notifier
     webhooks: Webhooks
+    keys: SqlKeyStore
     providers: ProviderRegistry
     recipes: RecipeBook
     outbox: Outbox
@@ -74,6 +76,7 @@ def build(settings: Settings | None = None) -> Runtime:
     )
     notifier = LocalNotifier(webhooks, target)
     bus = LocalEventBus()
+    bus.subscribe(webhooks.fan_out)
     providers = ProviderRegistry()
     recipes = RecipeBook(settings.recipes_dir)
     ports = StepPorts(blobs=blobs, catalog=catalog, notifier=notifier, providers=providers)
@@ -81,17 +84,18 @@ def build(settings: Settings | None = None) -> Runtime:
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
     intake = Intake(catalog, queue, blobs, recipes, settings.limits, outbox)
     return Runtime(
-        settings,
-        db,
-        catalog,
-        queue,
-        bus,
-        blobs,
-        notifier,
-        webhooks,
-        providers,
-        recipes,
-        outbox,
-        engine,
-        intake,
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        queue=queue,
+        bus=bus,
+        blobs=blobs,
+        notifier=notifier,
+        webhooks=webhooks,
+        keys=SqlKeyStore(db),
+        providers=providers,
+        recipes=recipes,
+        outbox=outbox,
+        engine=engine,
+        intake=intake,
     )

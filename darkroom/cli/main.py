@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 from pathlib import Path
@@ -30,10 +31,13 @@ dlq_app = typer.Typer(
     help="The dead-letter queue: jobs that failed every attempt.", no_args_is_help=True
 )
 recipes_app = typer.Typer(help="Recipes: pipelines written as data.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 app.add_typer(images_app, name="images")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(recipes_app, name="recipes")
 
+OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
 
 
@@ -109,6 +113,105 @@ def worker(
         pass
     finally:
         pool.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=0, help="embedded worker processes (0: API only)")
+    ] = ingest_cli.default_concurrency(),
+) -> None:
+    """Run the HTTP API and embedded workers in one command. OpenAPI docs at /docs."""
+    import uvicorn
+
+    from darkroom import metrics
+    from darkroom.api.app import create_app
+
+    rt = runtime()
+    settings = rt.settings
+    if not rt.keys.list():
+        key, secret = rt.keys.create(settings.owner, "unlimited", admin=True)
+        console.print(
+            f"[bold]First start: created an admin key for owner {key.owner!r}. "
+            f"It is shown only now:[/]\n\n    {secret}\n"
+        )
+    metrics.prepare_multiprocess(settings.home)
+    pool = WorkerPool(settings, workers).start() if workers else None
+    try:
+        uvicorn.run(
+            create_app(rt),
+            host=host or settings.host,
+            port=settings.port if port is None else port,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if pool is not None:
+            pool.close()
+        rt.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    owner: Annotated[str, typer.Option(help="the owner whose images the key sees")],
+    plan: Annotated[
+        str | None, typer.Option(help="usage plan (default: DARKROOM_DEFAULT_PLAN)")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="may use the admin routes")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a key and print it (the only time it is shown)."""
+    rt = runtime()
+    name = plan or rt.settings.default_plan
+    if name not in rt.settings.plans:
+        fail(f"unknown plan {name!r}; plans: {', '.join(sorted(rt.settings.plans))}")
+    if not OWNER_PATTERN.match(owner):
+        fail("owner: letters, digits, '-', '_' and '.', at most 128")
+    key, secret = rt.keys.create(owner, name, admin)
+    if as_json:
+        json_line(
+            {"key": secret, "id": key.id, "owner": key.owner, "plan": key.plan, "admin": key.admin}
+        )
+    else:
+        console.print(secret)
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOption = False) -> None:
+    """Every key (never the secret)."""
+    rt = runtime()
+    keys = rt.keys.list()
+    if as_json:
+        for key in keys:
+            json_line(
+                {
+                    "id": key.id,
+                    "owner": key.owner,
+                    "plan": key.plan,
+                    "admin": key.admin,
+                    "revoked": key.revoked,
+                }
+            )
+        return
+    table = Table(title=f"{len(keys)} keys")
+    for column in ("id", "owner", "plan", "admin", "revoked"):
+        table.add_column(column)
+    for key in keys:
+        table.add_row(
+            key.id, key.owner, key.plan, "yes" if key.admin else "", "yes" if key.revoked else ""
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id (see `keys list`)."""
+    rt = runtime()
+    if not rt.keys.revoke(key_id):
+        fail(f"no active key {key_id!r}", code=1)
+    console.print(f"revoked {key_id}")
 
 
 @images_app.command("list")

@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from darkroom.domain.events import make_event
 from darkroom.domain.ids import new_id, stable_id
@@ -94,7 +94,7 @@ class Intake:
 
     def accept_stream(
         self,
-        stream: BinaryIO,
+        stream: IO[bytes],
         *,
         filename: str,
         owner: str,
@@ -105,13 +105,15 @@ class Intake:
         sha256: str | None = None,
         content_type: str | None = None,
         metadata: dict[str, object] | None = None,
+        image_id: str | None = None,
     ) -> Accepted:
         self.recipes.get(recipe)  # an unknown recipe is refused before anything is stored
         if idempotency_key is not None:
             existing = self.catalog.find_image(owner, idempotency_key)
             if existing is not None:
                 return Accepted(existing, new=False)
-        image_id = stable_id(owner, idempotency_key) if idempotency_key else new_id()
+        if image_id is None:
+            image_id = stable_id(owner, idempotency_key) if idempotency_key else new_id()
         name = display_name(filename)
         image = Image(
             id=image_id,

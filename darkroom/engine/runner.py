@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from darkroom import metrics
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
 from darkroom.domain.records import Claim, Image, ImageStatus
@@ -102,7 +103,9 @@ class Engine:
             except Exception as exc:
                 outcome.step_seconds += self.clock() - started
                 return self._failed_attempt(claim, image, recipe, step, exc, events, outcome)
-            outcome.step_seconds += self.clock() - started
+            elapsed = self.clock() - started
+            outcome.step_seconds += elapsed
+            metrics.STEP_SECONDS.labels(job.recipe, step.name).observe(elapsed)
             step_events = self._step_events(image, step, result)
             updates = dict(result.image)
             if result.finish is not None:
@@ -187,6 +190,7 @@ class Engine:
         outcome: Outcome,
     ) -> Outcome:
         error = f"{step.name}: {type(exc).__name__}: {exc}"
+        metrics.STEP_FAILURES.labels(claim.job.recipe, step.name).inc()
         failures = self.catalog.count_step_failure(claim.job.id, step.name, error)
         if failures >= step.retry.max_attempts:
             outcome.error = error

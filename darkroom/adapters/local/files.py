@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
@@ -28,7 +28,7 @@ class FileBlobStore:
         with self._atomic_writer(key) as handle:
             handle.write(data)
 
-    def put_file(self, key: str, source: BinaryIO, *, content_type: str | None = None) -> int:
+    def put_file(self, key: str, source: IO[bytes], *, content_type: str | None = None) -> int:
         with self._atomic_writer(key) as handle:
             shutil.copyfileobj(source, handle, 1 << 20)
             return handle.tell()
@@ -47,6 +47,21 @@ class FileBlobStore:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob under a folder-like prefix ('thumbnails/alice/<id>/')."""
+        folder = self.path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for path in sorted(folder.rglob("*"), reverse=True):
+            if path.is_file():
+                path.unlink()
+                removed += 1
+            else:
+                path.rmdir()
+        folder.rmdir()
+        return removed
 
     def move(self, src: str, dst: str) -> None:
         target = self.path(dst)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.database import Database
-from darkroom.domain.ids import stable_id
+from darkroom.domain.events import Event
+from darkroom.domain.ids import new_id, stable_id
 from darkroom.domain.recipe import RetryPolicy
 
 log = logging.getLogger("darkroom.webhooks")
@@ -46,6 +47,22 @@ def verify(secret: str, body: bytes, header: str, tolerance: float = 300.0) -> b
 
 
 @dataclass(frozen=True)
+class Subscription:
+    id: str
+    owner: str
+    url: str
+    secret: str
+    detail_types: list[str]
+    created_at: float
+
+    def wants(self, detail_type: str) -> bool:
+        return not self.detail_types or detail_type in self.detail_types
+
+    def target(self) -> Target:
+        return Target(self.url, self.secret, self.id, self.owner)
+
+
+@dataclass(frozen=True)
 class Target:
     url: str
     secret: str | None
@@ -58,6 +75,7 @@ class Webhooks:
         self.db = db
         self.policy = policy
         self.timeout = timeout
+        self._cache: tuple[float, list[Subscription]] | None = None
 
     def schedule(self, target: Target, detail_type: str, payload: dict[str, Any], key: str) -> str:
         """Record one delivery; the same key (an event id, a notification id) is scheduled once."""
@@ -156,8 +174,87 @@ class Webhooks:
             },
         )
 
-    def deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
+    def deliveries(
+        self, limit: int = 100, subscription_id: str | None = None
+    ) -> list[dict[str, Any]]:
         table = t.webhook_deliveries
+        sql = select(table).order_by(table.c.created_at.desc()).limit(limit)
+        if subscription_id is not None:
+            sql = sql.where(table.c.subscription_id == subscription_id)
         with self.db.read() as conn:
-            rows = conn.execute(select(table).order_by(table.c.created_at).limit(limit)).all()
-        return [dict(row._mapping) for row in rows]
+            rows = conn.execute(sql).all()
+        return [{k: v for k, v in row._mapping.items() if k != "secret"} for row in rows]
+
+    def replay(
+        self, subscription_id: str, delivery_id: str | None = None, since: float | None = None
+    ) -> int:
+        """Send again: one delivery (whatever its state), or every failed one since a time."""
+        table = t.webhook_deliveries
+        where = table.c.subscription_id == subscription_id
+        if delivery_id is not None:
+            where = and_(where, table.c.id == delivery_id)
+        else:
+            where = and_(where, table.c.state == "failed", table.c.created_at >= (since or 0.0))
+        with self.db.atomic() as conn:
+            result = conn.execute(
+                update(table)
+                .where(where)
+                .values(state="pending", attempts=0, next_attempt_at=time.time())
+            )
+        return int(result.rowcount)
+
+    # subscriptions
+
+    def subscribe(self, owner: str, url: str, secret: str, detail_types: list[str]) -> Subscription:
+        subscription = Subscription(
+            new_id(), owner, url, secret, sorted(set(detail_types)), time.time()
+        )
+        with self.db.atomic() as conn:
+            conn.execute(
+                insert(t.webhook_subscriptions).values(
+                    id=subscription.id,
+                    owner=owner,
+                    url=url,
+                    secret=secret,
+                    detail_types=subscription.detail_types,
+                    created_at=subscription.created_at,
+                )
+            )
+        self._cache = None
+        return subscription
+
+    def subscriptions(self, owner: str | None = None) -> list[Subscription]:
+        table = t.webhook_subscriptions
+        sql = select(table).order_by(table.c.created_at)
+        if owner is not None:
+            sql = sql.where(table.c.owner == owner)
+        with self.db.read() as conn:
+            rows = conn.execute(sql).all()
+        return [
+            Subscription(r.id, r.owner, r.url, r.secret, list(r.detail_types), r.created_at)
+            for r in rows
+        ]
+
+    def unsubscribe(self, owner: str, subscription_id: str) -> bool:
+        table = t.webhook_subscriptions
+        with self.db.atomic() as conn:
+            result = conn.execute(
+                delete(table).where(and_(table.c.id == subscription_id, table.c.owner == owner))
+            )
+        self._cache = None
+        return bool(result.rowcount)
+
+    def fan_out(self, event: Event) -> None:
+        """A bus subscriber: schedule a delivery of the event to each matching subscription of
+        its owner. Keyed by event id, so a republished event is not delivered twice."""
+        owner = event.detail.get("owner")
+        for subscription in self._subscriptions_cached():
+            if subscription.owner == owner and subscription.wants(event.detail_type):
+                self.schedule(subscription.target(), event.detail_type, event.envelope(), event.id)
+
+    def _subscriptions_cached(self) -> list[Subscription]:
+        # Every job publishes about ten events; read the subscriptions once a second, not ten times.
+        now = time.monotonic()
+        if self._cache is None or now - self._cache[0] > 1.0:
+            self._cache = (now, self.subscriptions())
+        return self._cache[1]

@@ -182,6 +182,29 @@ class SqlCatalog:
         with self.db.read() as conn:
             return {status: count for status, count in conn.execute(sql)}
 
+    def image_counts(self, owner: str | None = None) -> dict[tuple[str, str, bool], int]:
+        """Counts by (status, class, uncertain): what /stats and /metrics report."""
+        c = t.images.c
+        sql = select(c.status, c.class_name, c.uncertain, func.count()).group_by(
+            c.status, c.class_name, c.uncertain
+        )
+        if owner is not None:
+            sql = sql.where(c.owner == owner)
+        with self.db.read() as conn:
+            return {
+                (status, class_name or "", bool(uncertain)): count
+                for status, class_name, uncertain, count in conn.execute(sql)
+            }
+
+    def count_finished_since(self, since: float, owner: str | None = None) -> int:
+        c = t.images.c
+        final = ["completed", "rejected", "duplicate", "failed"]
+        sql = select(func.count()).where(and_(c.updated_at >= since, c.status.in_(final)))
+        if owner is not None:
+            sql = sql.where(c.owner == owner)
+        with self.db.read() as conn:
+            return int(conn.execute(sql).scalar() or 0)
+
     def update_image(self, image_id: str, **fields: Any) -> None:
         with self.db.atomic() as conn:
             conn.execute(
@@ -190,6 +213,9 @@ class SqlCatalog:
 
     def delete_image(self, image_id: str) -> None:
         with self.db.atomic() as conn:
+            job_ids = select(t.step_results.c.job_id).where(t.step_results.c.image_id == image_id)
+            conn.execute(delete(t.step_failures).where(t.step_failures.c.job_id.in_(job_ids)))
+            conn.execute(delete(t.step_results).where(t.step_results.c.image_id == image_id))
             conn.execute(delete(t.images).where(t.images.c.id == image_id))
             conn.execute(delete(t.detection_logs).where(t.detection_logs.c.image_id == image_id))
             conn.execute(delete(t.contents).where(t.contents.c.image_id == image_id))
@@ -217,7 +243,11 @@ class SqlCatalog:
                 with conn.begin_nested():
                     conn.execute(
                         insert(t.step_results).values(
-                            job_id=job_id, step=step, output=output, finished_at=time.time()
+                            job_id=job_id,
+                            step=step,
+                            image_id=image_id,
+                            output=output,
+                            finished_at=time.time(),
                         )
                     )
             except IntegrityError:
@@ -242,6 +272,14 @@ class SqlCatalog:
                 return 1
             conn.execute(update(table).where(key).values(failures=current + 1, last_error=error))
             return int(current) + 1
+
+    def step_failures(self, job_id: str) -> dict[str, tuple[int, str]]:
+        table = t.step_failures
+        sql = select(table.c.step, table.c.failures, table.c.last_error).where(
+            table.c.job_id == job_id
+        )
+        with self.db.read() as conn:
+            return {step: (failures, error) for step, failures, error in conn.execute(sql)}
 
     def reset_step_failures(self, job_id: str) -> None:
         with self.db.atomic() as conn:

@@ -57,6 +57,7 @@ step_results = Table(
     metadata,
     Column("job_id", String(32), primary_key=True),
     Column("step", String(64), primary_key=True),
+    Column("image_id", String(32), nullable=False, index=True),
     Column("output", JSON, nullable=False),
     Column("finished_at", Float, nullable=False),
 )
@@ -140,4 +141,36 @@ webhook_deliveries = Table(
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float),
     Index("ix_deliveries_due", "state", "next_attempt_at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("owner", String(128), nullable=False),
+    Column("plan", String(64), nullable=False),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("period", String(16), primary_key=True),  # e.g. "2026-11-22" or "2026-11"
+    Column("requests", Integer, nullable=False),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("detail_types", JSON, nullable=False),  # [] means every type
+    Column("created_at", Float, nullable=False),
+    Index("ix_subscriptions_owner", "owner"),
 )

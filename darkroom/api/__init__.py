@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI over the same engine the CLI drives."""

@@ -1,0 +1,43 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from darkroom import __version__
+from darkroom.api.middleware import BodyLimit, RequestMetrics
+from darkroom.api.routes import admin, images, ops, uploads, webhooks
+from darkroom.api.services import Services
+from darkroom.wiring import Runtime
+
+DESCRIPTION = """Image ingestion and intelligence. Every route but /health, /metrics and the docs
+needs an `X-API-Key` header; a presigned upload URL is its own credential."""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    services = Services.build(runtime)
+    settings = runtime.settings
+    app = FastAPI(title="darkroom", version=__version__, description=DESCRIPTION)
+    app.state.services = services
+    for router in (uploads.router, images.router, webhooks.router, admin.router, ops.router):
+        app.include_router(router)
+    max_upload = settings.limits.max_bytes
+
+    def limit_for(path: str) -> int:
+        if path == "/upload":
+            return max_upload * 4 // 3 + 64 * 1024  # base64 in JSON, multipart framing
+        if path.startswith("/upload/presigned/"):
+            return max_upload + 1024
+        return settings.max_body_bytes
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,248 @@
+"""GET/DELETE /images..., thumbnails and originals, reprocessing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from darkroom.api.routes.uploads import links, services
+from darkroom.api.schemas import (
+    Accepted,
+    DetectionOut,
+    ImageDetail,
+    ImageOut,
+    ImagePage,
+    ReprocessRequest,
+    StepState,
+)
+from darkroom.api.security import Principal, authenticate
+from darkroom.api.services import Services
+from darkroom.domain.errors import RecipeError
+from darkroom.domain.records import Image, ImageStatus
+from darkroom.engine import lifecycle
+from darkroom.imaging import CONTENT_TYPES
+from darkroom.ports import ImageQuery
+from darkroom.views import image_record
+
+router = APIRouter(tags=["images"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such image for this owner"}}
+CACHE = "private, max-age=86400"
+
+
+def owned(svc: Services, image_id: str, principal: Principal) -> Image:
+    """The caller's image. Someone else's answers 404 too: ids cannot be probed."""
+    image = svc.runtime.catalog.get_image(image_id, principal.owner)
+    if image is None:
+        raise HTTPException(404, f"no image {image_id!r}")
+    return image
+
+
+def image_out(request: Request, svc: Services, image: Image) -> dict[str, Any]:
+    record = image_record(image, svc.runtime.blobs, svc.runtime.catalog)
+    record["metadata"] = image.metadata
+    record["links"] = links(request, image.id).model_dump()
+    return record
+
+
+def encode_cursor(image_id: str) -> str:
+    return base64.urlsafe_b64encode(image_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise HTTPException(422, "cursor: not a cursor this API gave out") from None
+    if not value.isalnum() or len(value) > 64:
+        raise HTTPException(422, "cursor: not a cursor this API gave out")
+    return value
+
+
+@router.get("/images", response_model=ImagePage, response_model_by_alias=True)
+def list_images(
+    request: Request,
+    principal: Principal = Depends(authenticate),
+    class_name: str | None = Query(default=None, alias="class", max_length=64),
+    status: ImageStatus | None = None,
+    uncertain: bool | None = None,
+    recipe: str | None = Query(default=None, max_length=64),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    cursor: str | None = Query(default=None, max_length=128),
+    limit: int = Query(default=50, ge=1, le=1000),
+) -> dict[str, Any]:
+    svc = services(request)
+    query = ImageQuery(
+        owner=principal.owner,
+        status=status,
+        class_name=class_name,
+        uncertain=uncertain,
+        recipe=recipe,
+        created_after=created_after,
+        created_before=created_before,
+        after_id=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    found = svc.runtime.catalog.list_images(query)
+    page = found[:limit]
+    more = len(found) > limit
+    return {
+        "items": [image_out(request, svc, image) for image in page],
+        "next_cursor": encode_cursor(page[-1].id) if more and page else None,
+    }
+
+
+@router.get(
+    "/images/{image_id}",
+    response_model=ImageDetail,
+    response_model_by_alias=True,
+    responses=NOT_FOUND,
+)
+def get_image(
+    image_id: str, request: Request, principal: Principal = Depends(authenticate)
+) -> dict[str, Any]:
+    svc = services(request)
+    image = owned(svc, image_id, principal)
+    record = image_out(request, svc, image)
+    outputs = svc.runtime.catalog.step_outputs(image.job_id) if image.job_id else {}
+    failures = svc.runtime.catalog.step_failures(image.job_id) if image.job_id else {}
+    steps: dict[str, StepState] = {}
+    try:
+        names = [step.name for step in svc.runtime.recipes.get(image.recipe).steps]
+    except RecipeError:
+        names = list(outputs)
+    for name in names:
+        count, error = failures.get(name, (0, None))
+        if name in outputs:
+            steps[name] = StepState(
+                status="done", failures=count, last_error=error, output=outputs[name]
+            )
+        else:
+            steps[name] = StepState(
+                status="retrying" if count else "pending", failures=count, last_error=error
+            )
+    record["steps"] = steps
+    record["detections"] = [
+        DetectionOut(**r.to_json()) for r in svc.runtime.catalog.detection_records(image.id)
+    ]
+    return record
+
+
+def _blob_response(
+    svc: Services,
+    key: str,
+    media_type: str,
+    etag: str,
+    request: Request,
+    filename: str | None = None,
+) -> Response:
+    headers = {"Cache-Control": CACHE, "ETag": f'"{etag}"'}
+    if request.headers.get("if-none-match") == f'"{etag}"':
+        return Response(status_code=304, headers=headers)
+    if filename:
+        headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    path = svc.runtime.blobs.local_path(key)
+    if path is not None:
+        return FileResponse(path, media_type=media_type, headers=headers)
+    return Response(svc.runtime.blobs.get(key), media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/images/{image_id}/thumbnail",
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"image/jpeg": {}}, "description": "the JPEG thumbnail"},
+    },
+    response_class=Response,
+)
+def thumbnail(
+    image_id: str,
+    request: Request,
+    size: int | None = Query(default=None, ge=16, le=8192),
+    principal: Principal = Depends(authenticate),
+) -> Response:
+    svc = services(request)
+    image = owned(svc, image_id, principal)
+    key = image.thumbnail
+    if key and size is not None:
+        key = f"{key.rsplit('/', 1)[0]}/{size}.jpg"
+    if not key or not svc.runtime.blobs.exists(key):
+        raise HTTPException(
+            404, "no thumbnail (yet) for this image" + (f" at size {size}" if size else "")
+        )
+    return _blob_response(
+        svc,
+        key,
+        "image/jpeg",
+        f"{image.id}-{key.rsplit('/', 1)[-1]}-{image.updated_at.timestamp():.0f}",
+        request,
+    )
+
+
+@router.get(
+    "/images/{image_id}/original",
+    responses={**NOT_FOUND, 200: {"content": {"image/*": {}}, "description": "the original bytes"}},
+    response_class=Response,
+)
+def original(
+    image_id: str, request: Request, principal: Principal = Depends(authenticate)
+) -> Response:
+    svc = services(request)
+    image = owned(svc, image_id, principal)
+    key = image.location
+    if image.status is ImageStatus.DUPLICATE and image.duplicate_of:
+        holder = svc.runtime.catalog.get_image(image.duplicate_of, principal.owner)
+        key = holder.location if holder is not None else ""
+    if not key or not svc.runtime.blobs.exists(key):
+        raise HTTPException(404, "the original is not stored")
+    media = CONTENT_TYPES.get(image.format or "", image.content_type or "application/octet-stream")
+    return _blob_response(
+        svc, key, media, image.sha256 or image.id, request, filename=image.filename.replace('"', "")
+    )
+
+
+@router.delete("/images/{image_id}", status_code=204, responses=NOT_FOUND, response_class=Response)
+def delete_image(
+    image_id: str, request: Request, principal: Principal = Depends(authenticate)
+) -> Response:
+    svc = services(request)
+    image = owned(svc, image_id, principal)
+    rt = svc.runtime
+    lifecycle.delete_image(rt.catalog, rt.blobs, rt.outbox, image)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/images/{image_id}/reprocess",
+    status_code=202,
+    response_model=Accepted,
+    responses={**NOT_FOUND, 409: {"description": "cannot be reprocessed as it is"}},
+)
+def reprocess(
+    image_id: str,
+    request: Request,
+    body: ReprocessRequest | None = None,
+    principal: Principal = Depends(authenticate),
+) -> Accepted:
+    svc = services(request)
+    image = owned(svc, image_id, principal)
+    rt = svc.runtime
+    try:
+        updated = lifecycle.reprocess(
+            rt.catalog, rt.queue, rt.recipes, image, body.recipe if body else None
+        )
+    except RecipeError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except lifecycle.Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return Accepted(
+        image_id=updated.id, status=updated.status.value, links=links(request, updated.id)
+    )
+
+
+__all__ = ["ImageOut", "router"]

@@ -1,0 +1,134 @@
+"""Webhook subscriptions, their deliveries, and replays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from darkroom.adapters.local.webhooks import Subscription
+from darkroom.api.routes.uploads import services
+from darkroom.api.schemas import DeliveryOut, ReplayResult, WebhookCreate, WebhookOut
+from darkroom.api.security import Principal, authenticate
+from darkroom.api.services import Services
+
+router = APIRouter(tags=["webhooks"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such webhook for this owner"}
+}
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch is not None else None
+
+
+def _out(subscription: Subscription) -> WebhookOut:
+    return WebhookOut(
+        id=subscription.id,
+        url=subscription.url,
+        detail_types=subscription.detail_types,
+        created_at=_iso(subscription.created_at) or "",
+    )
+
+
+def _owned(svc: Services, webhook_id: str, principal: Principal) -> Subscription:
+    for subscription in svc.runtime.webhooks.subscriptions(principal.owner):
+        if subscription.id == webhook_id:
+            return subscription
+    raise HTTPException(404, f"no webhook {webhook_id!r}")
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookOut)
+def create(
+    request: Request, body: WebhookCreate, principal: Principal = Depends(authenticate)
+) -> WebhookOut:
+    subscription = services(request).runtime.webhooks.subscribe(
+        principal.owner, str(body.url), body.secret, body.detail_types
+    )
+    return _out(subscription)
+
+
+@router.get("/webhooks", response_model=list[WebhookOut])
+def list_webhooks(
+    request: Request, principal: Principal = Depends(authenticate)
+) -> list[WebhookOut]:
+    return [_out(s) for s in services(request).runtime.webhooks.subscriptions(principal.owner)]
+
+
+@router.delete(
+    "/webhooks/{webhook_id}", status_code=204, responses=NOT_FOUND, response_class=Response
+)
+def delete(
+    webhook_id: str, request: Request, principal: Principal = Depends(authenticate)
+) -> Response:
+    if not services(request).runtime.webhooks.unsubscribe(principal.owner, webhook_id):
+        raise HTTPException(404, f"no webhook {webhook_id!r}")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut], responses=NOT_FOUND
+)
+def deliveries(
+    webhook_id: str,
+    request: Request,
+    limit: int = Query(default=100, ge=1, le=1000),
+    principal: Principal = Depends(authenticate),
+) -> list[DeliveryOut]:
+    svc = services(request)
+    _owned(svc, webhook_id, principal)
+    return [
+        DeliveryOut(
+            id=row["id"],
+            detail_type=row["detail_type"],
+            state=row["state"],
+            attempts=row["attempts"],
+            last_status=row["last_status"],
+            last_error=row["last_error"],
+            created_at=_iso(row["created_at"]) or "",
+            delivered_at=_iso(row["delivered_at"]),
+            payload=row["payload"],
+        )
+        for row in svc.runtime.webhooks.deliveries(limit, subscription_id=webhook_id)
+    ]
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
+    status_code=202,
+    response_model=ReplayResult,
+    responses=NOT_FOUND,
+)
+def replay_one(
+    webhook_id: str,
+    delivery_id: str,
+    request: Request,
+    principal: Principal = Depends(authenticate),
+) -> ReplayResult:
+    svc = services(request)
+    _owned(svc, webhook_id, principal)
+    count = svc.runtime.webhooks.replay(webhook_id, delivery_id=delivery_id)
+    if not count:
+        raise HTTPException(404, f"no delivery {delivery_id!r} for this webhook")
+    return ReplayResult(replayed=count)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/replay",
+    status_code=202,
+    response_model=ReplayResult,
+    responses=NOT_FOUND,
+)
+def replay_failed(
+    webhook_id: str,
+    request: Request,
+    since: datetime | None = None,
+    principal: Principal = Depends(authenticate),
+) -> ReplayResult:
+    """Send again every failed delivery since a time (default: all of them)."""
+    svc = services(request)
+    _owned(svc, webhook_id, principal)
+    return ReplayResult(
+        replayed=svc.runtime.webhooks.replay(webhook_id, since=since.timestamp() if since else None)
+    )

@@ -1,0 +1,184 @@
+"""Request and response bodies. These models are the published schemas (see /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+DETAIL_TYPES_EXAMPLE = ["ImageProcessed", "ClassificationUncertain"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadJson(Strict):
+    """An upload as JSON: the bytes in base64."""
+
+    filename: str = Field(min_length=1, max_length=255, examples=["rex.jpg"])
+    content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
+    data: str = Field(min_length=1, description="the file's bytes, base64")
+    recipe: str | None = Field(default=None, max_length=64)
+    metadata: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class Links(BaseModel):
+    self: str
+    thumbnail: str
+    original: str
+
+
+class Accepted(BaseModel):
+    image_id: str
+    status: str
+    links: Links
+
+
+class PresignRequest(Strict):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
+    size: int = Field(ge=1, description="bytes the client will send, at most")
+    sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    recipe: str | None = Field(default=None, max_length=64)
+
+
+class PresignResponse(BaseModel):
+    url: str
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    expires_at: str
+    image_id: str
+
+
+class LabelOut(BaseModel):
+    name: str
+    confidence: float
+    box: list[float] | None = None
+    provider: str | None = None
+
+
+class ImageOut(BaseModel):
+    """The record of an image: the same fields as `darkroom images show --json`."""
+
+    file: str
+    image_id: str
+    status: str
+    class_: str | None = Field(alias="class")
+    confidence: float | None
+    uncertain: bool
+    labels: list[LabelOut]
+    location: str | None
+    thumbnail: str | None
+    width: int | None
+    height: int | None
+    sha256: str | None
+    error: str | None
+    format: str | None
+    size_bytes: int
+    recipe: str
+    owner: str
+    duplicate_of: str | None
+    filename: str
+    created_at: str
+    updated_at: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    links: Links
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class StepState(BaseModel):
+    status: Literal["done", "pending", "retrying"]
+    failures: int = 0
+    last_error: str | None = None
+    output: dict[str, Any] | None = None
+
+
+class DetectionOut(BaseModel):
+    ImageID: str
+    DetectedAnimal: str
+    ConfidenceScore: float
+    Timestamp: str
+    S3Location: str
+    ProcessingStatus: str
+    FileSize: int
+    ImageFormat: str
+
+
+class ImageDetail(ImageOut):
+    steps: dict[str, StepState]
+    detections: list[DetectionOut]
+
+
+class ImagePage(BaseModel):
+    items: list[ImageOut]
+    next_cursor: str | None
+
+
+class ReprocessRequest(Strict):
+    recipe: str | None = Field(default=None, max_length=64)
+
+
+class WebhookCreate(Strict):
+    url: AnyHttpUrl
+    secret: str = Field(min_length=16, max_length=256, description="HMAC-SHA256 key for signatures")
+    detail_types: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        examples=[DETAIL_TYPES_EXAMPLE],
+        description="event types to deliver; empty: every type",
+    )
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    detail_types: list[str]
+    created_at: str
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    detail_type: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: str
+    delivered_at: str | None
+    payload: dict[str, Any]
+
+
+class ReplayResult(BaseModel):
+    replayed: int
+
+
+class DeadLetterOut(BaseModel):
+    job_id: str
+    image_id: str
+    owner: str
+    recipe: str
+    attempts: int
+    error: str
+    failed_at: str
+
+
+class Stats(BaseModel):
+    images_by_status: dict[str, int]
+    images_by_class: dict[str, int]
+    uncertain: int
+    queue: dict[str, int]
+    throughput_per_minute: float
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+    queue: dict[str, int] | None = None
+
+
+class ErrorOut(BaseModel):
+    detail: Any
