@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from darkroom.settings import Settings
 from darkroom.wiring import Runtime, build
 from tests import images
 from tests.conftest import drain
+from tests.receiver import Receiver
 
 RED, GREEN, BLUE = (250, 10, 10), (10, 250, 10), (10, 10, 250)
 
@@ -282,33 +281,6 @@ def test_a_job_whose_worker_keeps_dying_is_dead_lettered(runtime: Runtime) -> No
     outcome = runtime.engine.process(claim)
     assert outcome.status == "failed" and "delivered 11 times" in (outcome.error or "")
     assert runtime.catalog.get_image(image_id).status is ImageStatus.FAILED  # type: ignore[union-attr]
-
-
-class Receiver:
-    """A local HTTP server that records webhook deliveries; it can be told to fail first."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                status = 500 if len(receiver.requests) <= receiver.fail_first else 204
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from darkroom.api.errors import COMMON
 from darkroom.api.routes.uploads import services
 from darkroom.api.schemas import DeadLetterOut, ReplayResult, Stats
 from darkroom.api.security import Principal, require_admin
 from darkroom.engine import dlq
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], responses=COMMON)
 ADMIN: dict[int | str, dict[str, Any]] = {403: {"description": "needs an admin key"}}
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 
+from darkroom.api.errors import COMMON, invalid
 from darkroom.api.routes.uploads import links, services
 from darkroom.api.schemas import (
     Accepted,
@@ -29,7 +30,7 @@ from darkroom.imaging import CONTENT_TYPES
 from darkroom.ports import ImageQuery
 from darkroom.views import image_record
 
-router = APIRouter(tags=["images"])
+router = APIRouter(tags=["images"], responses=COMMON)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such image for this owner"}}
 CACHE = "private, max-age=86400"
 
@@ -57,9 +58,9 @@ def decode_cursor(cursor: str) -> str:
     try:
         value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise HTTPException(422, "cursor: not a cursor this API gave out") from None
+        raise invalid(("query", "cursor"), "not a cursor this API gave out") from None
     if not value.isalnum() or len(value) > 64:
-        raise HTTPException(422, "cursor: not a cursor this API gave out")
+        raise invalid(("query", "cursor"), "not a cursor this API gave out")
     return value
 
 
@@ -186,7 +187,13 @@ def thumbnail(
 
 @router.get(
     "/images/{image_id}/original",
-    responses={**NOT_FOUND, 200: {"content": {"image/*": {}}, "description": "the original bytes"}},
+    responses={
+        **NOT_FOUND,
+        200: {
+            "content": {"image/*": {}, "application/octet-stream": {}},
+            "description": "the original bytes (octet-stream when they are no image)",
+        },
+    },
     response_class=Response,
 )
 def original(
@@ -237,7 +244,7 @@ def reprocess(
             rt.catalog, rt.queue, rt.recipes, image, body.recipe if body else None
         )
     except RecipeError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise invalid(("body", "recipe"), str(exc)) from None
     except lifecycle.Conflict as exc:
         raise HTTPException(409, str(exc)) from None
     return Accepted(

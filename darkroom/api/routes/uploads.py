@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
+from darkroom.api.errors import COMMON, VALIDATION_SCHEMA, from_validation, invalid
 from darkroom.api.presign import Grant, PresignError
 from darkroom.api.schemas import Accepted, Links, PresignRequest, PresignResponse, UploadJson
 from darkroom.api.security import Principal, authenticate
@@ -25,7 +26,7 @@ from darkroom.domain.errors import RecipeError
 from darkroom.domain.ids import new_id
 from darkroom.engine.intake import Accepted as Intake
 
-router = APIRouter(tags=["uploads"])
+router = APIRouter(tags=["uploads"], responses=COMMON)
 
 ACCEPTED_TYPES = {
     "image/jpeg",
@@ -57,11 +58,11 @@ UPLOAD_BODY: dict[str, Any] = {
     }
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or wrong API key"},
-    413: {"description": "body over the size limit"},
     415: {"description": "not an accepted media type"},
-    422: {"description": "invalid request"},
-    429: {"description": "over the rate or quota of the key's plan"},
+    422: {
+        "description": "invalid request",
+        "content": {"application/json": {"schema": VALIDATION_SCHEMA}},
+    },
 }
 
 
@@ -118,7 +119,7 @@ def _accept(
             image_id=image_id,
         )
     except RecipeError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise invalid(("body", "recipe"), str(exc)) from None
 
 
 def _metadata(text: str | None) -> dict[str, Any]:
@@ -127,9 +128,9 @@ def _metadata(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"metadata: not JSON: {exc}") from None
+        raise invalid(("body", "metadata"), f"not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise HTTPException(422, "metadata: must be a JSON object")
+        raise invalid(("body", "metadata"), "must be a JSON object")
     return value
 
 
@@ -149,7 +150,7 @@ async def upload(request: Request, principal: Principal = Depends(authenticate))
         form = await request.form(max_files=1, max_fields=10)
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise HTTPException(422, "multipart upload needs a 'file' part")
+            raise invalid(("body", "file"), "multipart upload needs a 'file' part")
         recipe = form.get("recipe")
         meta = form.get("metadata")
         content_type = check_media_type(file.content_type)
@@ -169,12 +170,12 @@ async def upload(request: Request, principal: Principal = Depends(authenticate))
         try:
             body = UploadJson.model_validate_json(await request.body())
         except ValidationError as exc:
-            raise HTTPException(422, json.loads(exc.json(include_url=False))) from None
+            raise from_validation(exc) from None
         content_type = check_media_type(body.content_type)
         try:
             data = base64.b64decode(body.data, validate=True)
         except (binascii.Error, ValueError):
-            raise HTTPException(422, "data: not valid base64") from None
+            raise invalid(("body", "data"), "not valid base64") from None
         if len(data) > svc.settings.limits.max_bytes:
             raise HTTPException(
                 413, f"file is over the limit of {svc.settings.limits.max_bytes:,} bytes"
@@ -216,7 +217,7 @@ def presign(
     try:
         svc.runtime.recipes.get(recipe)
     except RecipeError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise invalid(("body", "recipe"), str(exc)) from None
     expires = time.time() + svc.settings.presign_ttl_seconds
     grant = Grant(
         image_id=new_id(),
@@ -297,7 +298,7 @@ async def _receive(request: Request, svc: Services, grant: Grant) -> Accepted:
             digest.update(chunk)
             spool.write(chunk)
         if size == 0:
-            raise HTTPException(422, "empty body")
+            raise invalid(("body",), "empty body")
         if grant.sha256 is not None and digest.hexdigest() != grant.sha256:
             raise HTTPException(
                 403, "SHA-256 of the body does not match the signed one; nothing was stored"

@@ -8,12 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from darkroom.adapters.local.webhooks import Subscription
+from darkroom.api.errors import COMMON
 from darkroom.api.routes.uploads import services
 from darkroom.api.schemas import DeliveryOut, ReplayResult, WebhookCreate, WebhookOut
 from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=COMMON)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such webhook for this owner"}
 }
