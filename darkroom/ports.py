@@ -81,9 +81,12 @@ class Catalog(Protocol):
         image_id: str,
         image_updates: dict[str, Any],
         events: Sequence[Event],
+        seconds: float = 0.0,
     ) -> None:
         """Store a step's output, its changes to the image and its events in one transaction."""
         ...
+
+    def step_seconds(self) -> dict[str, tuple[int, float]]: ...
 
     def count_step_failure(self, job_id: str, step: str, error: str) -> int:
         """Record one failure of a step and answer how many there have been."""

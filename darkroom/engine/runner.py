@@ -111,7 +111,7 @@ class Engine:
             if result.finish is not None:
                 updates["status"] = result.finish
             self.catalog.finish_step(
-                job.id, step.name, result.output, image.id, updates, step_events
+                job.id, step.name, result.output, image.id, updates, step_events, elapsed
             )
             _apply(image, updates)
             outputs[step.name] = result.output

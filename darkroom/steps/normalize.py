@@ -10,7 +10,7 @@ from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSet
 
 class NormalizeSettings(StepSettings):
     working_size: int = Field(
-        default=1024, ge=64, description="long side of the working picture derivatives come from"
+        default=800, ge=64, description="long side of the working picture derivatives come from"
     )
 
 

@@ -11,7 +11,7 @@ from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSet
 
 class ValidateSettings(StepSettings):
     decode_size: int = Field(
-        default=1024,
+        default=800,
         ge=64,
         description="validation decodes every byte at this size; later steps reuse the pixels",
     )

@@ -237,6 +237,7 @@ class SqlCatalog:
         image_id: str,
         image_updates: dict[str, Any],
         events: Sequence[Event],
+        seconds: float = 0.0,
     ) -> None:
         with self.db.atomic() as conn:
             try:
@@ -247,6 +248,7 @@ class SqlCatalog:
                             step=step,
                             image_id=image_id,
                             output=output,
+                            seconds=seconds,
                             finished_at=time.time(),
                         )
                     )
@@ -259,6 +261,13 @@ class SqlCatalog:
                     .values(_updates_row(image_updates))
                 )
             self._insert_events(conn, events)
+
+    def step_seconds(self) -> dict[str, tuple[int, float]]:
+        """Per step name: how many finished, and the seconds they took in all."""
+        c = t.step_results.c
+        sql = select(c.step, func.count(), func.sum(c.seconds)).group_by(c.step)
+        with self.db.read() as conn:
+            return {step: (count, float(total or 0.0)) for step, count, total in conn.execute(sql)}
 
     def count_step_failure(self, job_id: str, step: str, error: str) -> int:
         table = t.step_failures

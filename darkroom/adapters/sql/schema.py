@@ -59,6 +59,7 @@ step_results = Table(
     Column("step", String(64), primary_key=True),
     Column("image_id", String(32), nullable=False, index=True),
     Column("output", JSON, nullable=False),
+    Column("seconds", Float, nullable=False, default=0.0),
     Column("finished_at", Float, nullable=False),
 )
 

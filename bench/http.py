@@ -1,0 +1,173 @@
+"""4. HTTP: concurrent uploads of ~1 MB JPEGs for a bounded time while the embedded workers are
+busy; accepted/s, p50/p99 latency, and a check that every 202 ended processed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import Row, percentile, photo_jpeg
+from tests.server import free_port
+
+
+async def _load(
+    url: str, headers: dict[str, str], data: bytes, clients: int, seconds: float
+) -> tuple[list[float], list[str], int]:
+    latencies: list[float] = []
+    accepted: list[str] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=60, limits=limits
+    ) as client:
+
+        async def one_client(n: int) -> None:
+            nonlocal errors
+            sent = 0
+            while time.perf_counter() < deadline:
+                sent += 1
+                # Bytes after the JPEG end marker: a distinct file each time, the same picture.
+                body = data + f"client {n} upload {sent}".encode()
+                started = time.perf_counter()
+                answer = await client.post(
+                    "/upload", files={"file": (f"c{n}.jpg", body, "image/jpeg")}
+                )
+                if answer.status_code == 202:
+                    latencies.append(time.perf_counter() - started)
+                    accepted.append(answer.json()["image_id"])
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(one_client(n) for n in range(clients)))
+    return latencies, accepted, errors
+
+
+def _wait(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def run(quick: bool) -> list[Row]:
+    clients, seconds = (10, 4.0) if quick else (50, 20.0)
+    data = photo_jpeg(1.2, seed=5, quality=92)  # about 1 MB
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "data"
+        env = {
+            **os.environ,
+            "DARKROOM_HOME": str(home),
+            "DARKROOM_LOG_LEVEL": "WARNING",
+            "DARKROOM_DEFAULT_PLAN": "unlimited",
+        }
+        key = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "darkroom.cli.main",
+                    "keys",
+                    "create",
+                    "--owner",
+                    "bench",
+                    "--admin",
+                    "--json",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )["key"]
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "darkroom.cli.main", "serve", "--port", str(port), "-w", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait(f"{url}/health")
+            latencies, accepted, errors = asyncio.run(
+                _load(url, {"X-API-Key": key}, data, clients, seconds)
+            )
+            drained_at = time.monotonic() + 600
+            with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as client:
+                while time.monotonic() < drained_at:
+                    stats = client.get("/stats").json()
+                    if sum(
+                        stats["images_by_status"].get(s, 0)
+                        for s in ("completed", "rejected", "duplicate", "failed")
+                    ) >= len(accepted):
+                        break
+                    time.sleep(0.5)
+                statuses = {
+                    image_id: client.get(f"/images/{image_id}").json()["status"]
+                    for image_id in accepted
+                }
+        finally:
+            server.terminate()
+            server.wait(30)
+        bare_port = free_port()
+        bare = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_upload:app",
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, "BARE_UPLOAD_DIR": str(Path(tmp) / "bare")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            bare_url = f"http://127.0.0.1:{bare_port}"
+            _wait(f"{bare_url}/docs")
+            bare_latencies, bare_accepted, _ = asyncio.run(
+                _load(bare_url, {}, data, clients, seconds)
+            )
+        finally:
+            bare.terminate()
+            bare.wait(30)
+    completed = sum(1 for status in statuses.values() if status == "completed")
+    lost = len(accepted) - completed
+    p99 = percentile(latencies, 99) * 1000
+    rows.append(
+        Row(
+            "http",
+            f"{clients} clients x {seconds:g}s, 1 MB JPEGs, 2 busy workers",
+            "uploads/s",
+            len(accepted) / seconds,
+            baseline=len(bare_accepted) / seconds,
+            baseline_name="bare FastAPI file write",
+            target="p99 < 150 ms; every 202 processed",
+            met=p99 < 150 and lost == 0,
+            notes=(
+                f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {p99:.0f} ms (bare: p50 "
+                f"{percentile(bare_latencies, 50) * 1000:.0f}, "
+                f"p99 {percentile(bare_latencies, 99) * 1000:.0f}); {len(accepted)} accepted, "
+                f"{completed} completed, {lost} not completed, {errors} non-202"
+            ),
+            extra={"p50_ms": percentile(latencies, 50) * 1000, "p99_ms": p99, "lost": float(lost)},
+        )
+    )
+    return rows
