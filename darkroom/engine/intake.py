@@ -161,7 +161,8 @@ class Intake:
             self.catalog.add_image(image)
             self.queue.enqueue(job)
             self.catalog.add_events([received])
-        self.outbox.publish([received])
+            later = self.outbox.within([received])
+        self.outbox.publish(later)
 
     def _refuse(self, image: Image, reason: str) -> Accepted:
         """Too large to store: kept as a rejected record so the caller sees why."""

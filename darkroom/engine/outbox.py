@@ -17,6 +17,16 @@ class Outbox:
         self.catalog = catalog
         self.bus = bus
 
+    def within(self, events: Sequence[Event]) -> list[Event]:
+        """Inside a catalog transaction, after the events are stored. A bus that lives in the same
+        database publishes here, atomically with the change; otherwise the events are answered
+        back, to `publish` once the transaction has committed."""
+        if not getattr(self.bus, "transactional", False) or not events:
+            return list(events)
+        self.bus.publish(events)
+        self.catalog.mark_events_published([item.id for item in events])
+        return []
+
     def publish(self, events: Sequence[Event]) -> None:
         if not events:
             return

@@ -14,6 +14,10 @@ Subscriber = Callable[[Event], None]
 
 
 class LocalEventBus:
+    # Subscribers write only to the catalog's database (webhook deliveries), so publishing can
+    # join the transaction that stores the events: no separate "published" write.
+    transactional = True
+
     def __init__(self) -> None:
         self.subscribers: list[Subscriber] = []
 

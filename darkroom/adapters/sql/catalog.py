@@ -8,9 +8,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.database import Database
@@ -113,9 +112,26 @@ def _updates_row(fields: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+# The hot statements are built once: building and cache-keying a SQLAlchemy statement costs
+# more than SQLite takes to run it. Parameters are bound at execution.
+_IMAGE_BY_ID = select(t.images).where(t.images.c.id == bindparam("image_id"))
+_IMAGE_BY_ID_AND_OWNER = _IMAGE_BY_ID.where(t.images.c.owner == bindparam("owner"))
+_UPDATE_IMAGE = update(t.images).where(t.images.c.id == bindparam("_image_id"))
+_STEP_OUTPUTS = select(t.step_results.c.step, t.step_results.c.output).where(
+    t.step_results.c.job_id == bindparam("job_id")
+)
+_MARK_PUBLISHED = (
+    update(t.events)
+    .where(t.events.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published=True)
+)
+
+
 class SqlCatalog:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._insert_step_result = db.insert_ignoring_conflicts(t.step_results)
+        self._insert_event = db.insert_ignoring_conflicts(t.events)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -129,11 +145,13 @@ class SqlCatalog:
             conn.execute(insert(t.images).values(**_image_row(image)))
 
     def get_image(self, image_id: str, owner: str | None = None) -> Image | None:
-        query = select(t.images).where(t.images.c.id == image_id)
-        if owner is not None:
-            query = query.where(t.images.c.owner == owner)
         with self.db.read() as conn:
-            row = conn.execute(query).first()
+            if owner is None:
+                row = conn.execute(_IMAGE_BY_ID, {"image_id": image_id}).first()
+            else:
+                row = conn.execute(
+                    _IMAGE_BY_ID_AND_OWNER, {"image_id": image_id, "owner": owner}
+                ).first()
         return _image(row) if row is not None else None
 
     def find_image(self, owner: str, idempotency_key: str) -> Image | None:
@@ -207,9 +225,7 @@ class SqlCatalog:
 
     def update_image(self, image_id: str, **fields: Any) -> None:
         with self.db.atomic() as conn:
-            conn.execute(
-                update(t.images).where(t.images.c.id == image_id).values(_updates_row(fields))
-            )
+            conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(fields)})
 
     def delete_image(self, image_id: str) -> None:
         with self.db.atomic() as conn:
@@ -223,11 +239,10 @@ class SqlCatalog:
     # steps
 
     def step_outputs(self, job_id: str) -> dict[str, dict[str, Any]]:
-        sql = select(t.step_results.c.step, t.step_results.c.output).where(
-            t.step_results.c.job_id == job_id
-        )
         with self.db.read() as conn:
-            return {step: output for step, output in conn.execute(sql)}
+            return {
+                step: output for step, output in conn.execute(_STEP_OUTPUTS, {"job_id": job_id})
+            }
 
     def finish_step(
         self,
@@ -240,26 +255,21 @@ class SqlCatalog:
         seconds: float = 0.0,
     ) -> None:
         with self.db.atomic() as conn:
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        insert(t.step_results).values(
-                            job_id=job_id,
-                            step=step,
-                            image_id=image_id,
-                            output=output,
-                            seconds=seconds,
-                            finished_at=time.time(),
-                        )
-                    )
-            except IntegrityError:
+            stored = conn.execute(
+                self._insert_step_result,
+                {
+                    "job_id": job_id,
+                    "step": step,
+                    "image_id": image_id,
+                    "output": output,
+                    "seconds": seconds,
+                    "finished_at": time.time(),
+                },
+            )
+            if not stored.rowcount:
                 return  # another worker finished this step first: its result stands
             if image_updates:
-                conn.execute(
-                    update(t.images)
-                    .where(t.images.c.id == image_id)
-                    .values(_updates_row(image_updates))
-                )
+                conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(image_updates)})
             self._insert_events(conn, events)
 
     def step_seconds(self) -> dict[str, tuple[int, float]]:
@@ -346,12 +356,10 @@ class SqlCatalog:
         with self.db.atomic() as conn:
             self._insert_events(conn, events)
 
-    def _insert_events(self, conn: Any, events: Sequence[Event]) -> None:
+    def _insert_events(self, conn: Any, events: Sequence[Event], published: bool = False) -> None:
         if not events:
             return
-        ids = [item.id for item in events]
         # The same event from a repeated run keeps its first copy (ids are derived, not random).
-        known = set(conn.execute(select(t.events.c.id).where(t.events.c.id.in_(ids))).scalars())
         rows = [
             {
                 "id": item.id,
@@ -359,13 +367,11 @@ class SqlCatalog:
                 "detail_type": item.detail_type,
                 "time": _epoch(item.time),
                 "detail": item.detail,
-                "published": False,
+                "published": published,
             }
             for item in events
-            if item.id not in known
         ]
-        if rows:
-            conn.execute(insert(t.events), rows)
+        conn.execute(self._insert_event, rows)
 
     def pending_events(self, limit: int = 100, older_than: float = 0.0) -> list[Event]:
         table = t.events
@@ -387,7 +393,4 @@ class SqlCatalog:
             return
         with self.db.atomic() as conn:
             for start in range(0, len(ids), _CHUNK):
-                chunk = list(ids[start : start + _CHUNK])
-                conn.execute(
-                    update(t.events).where(t.events.c.id.in_(chunk)).values(published=True)
-                )
+                conn.execute(_MARK_PUBLISHED, {"ids": list(ids[start : start + _CHUNK])})

@@ -8,7 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from darkroom.adapters.sql.schema import metadata
@@ -62,6 +64,13 @@ class Database:
             return
         with self.engine.connect().execution_options(darkroom_read=True) as conn:
             yield conn
+
+    def insert_ignoring_conflicts(self, table: Table) -> Insert:
+        """INSERT ... ON CONFLICT DO NOTHING, in this database's dialect: a repeat of the same row
+        (same key) is a no-op, and `rowcount` says whether the row was new."""
+        if self.is_sqlite:
+            return sqlite_insert(table).on_conflict_do_nothing()
+        return postgresql_insert(table).on_conflict_do_nothing()
 
     def dispose(self) -> None:
         self.engine.dispose()

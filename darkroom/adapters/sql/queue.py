@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.catalog import _moment
@@ -26,6 +26,32 @@ DEAD = "dead"
 
 def _job(data: Any) -> Job:
     return Job(id=data.id, image_id=data.image_id, owner=data.owner, recipe=data.recipe)
+
+
+_jobs = t.jobs
+_CURRENT = and_(_jobs.c.id == bindparam("b_job_id"), _jobs.c.receipt == bindparam("b_receipt"))
+# Built once (see catalog.py): the claim is the hottest statement there is.
+_CLAIM = (
+    update(_jobs)
+    .where(
+        _jobs.c.id
+        == select(_jobs.c.id)
+        .where(and_(_jobs.c.state == READY, _jobs.c.visible_at <= bindparam("now")))
+        .order_by(_jobs.c.visible_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL: workers skip each other's rows
+        .scalar_subquery()
+    )
+    .values(
+        visible_at=bindparam("until"),
+        receipt=bindparam("new_receipt"),
+        claimed_by=bindparam("worker"),
+        attempts=_jobs.c.attempts + 1,
+    )
+    .returning(_jobs.c.id, _jobs.c.image_id, _jobs.c.owner, _jobs.c.recipe, _jobs.c.attempts)
+)
+_ACK = _jobs.delete().where(_CURRENT)
+_EXTEND = update(_jobs).where(_CURRENT).values(visible_at=bindparam("until"))
 
 
 class SqlQueue:
@@ -54,27 +80,9 @@ class SqlQueue:
     def claim(self, worker: str, visibility: float) -> Claim | None:
         now = time.time()
         receipt = uuid.uuid4().hex
-        jobs = t.jobs
-        candidate = (
-            select(jobs.c.id)
-            .where(and_(jobs.c.state == READY, jobs.c.visible_at <= now))
-            .order_by(jobs.c.visible_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)  # PostgreSQL: workers skip each other's rows
-            .scalar_subquery()
-        )
+        params = {"now": now, "until": now + visibility, "new_receipt": receipt, "worker": worker}
         with self.db.atomic() as conn:
-            row = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == candidate)
-                .values(
-                    visible_at=now + visibility,
-                    receipt=receipt,
-                    claimed_by=worker,
-                    attempts=jobs.c.attempts + 1,
-                )
-                .returning(jobs.c.id, jobs.c.image_id, jobs.c.owner, jobs.c.recipe, jobs.c.attempts)
-            ).first()
+            row = conn.execute(_CLAIM, params).first()
         if row is None:
             return None
         return Claim(job=_job(row), receipt=receipt, attempt=int(row.attempts))
@@ -85,14 +93,17 @@ class SqlQueue:
     def extend(self, claim: Claim, visibility: float) -> None:
         with self.db.atomic() as conn:
             conn.execute(
-                update(t.jobs)
-                .where(self._current(claim))
-                .values(visible_at=time.time() + visibility)
+                _EXTEND,
+                {
+                    "b_job_id": claim.job.id,
+                    "b_receipt": claim.receipt,
+                    "until": time.time() + visibility,
+                },
             )
 
     def ack(self, claim: Claim) -> None:
         with self.db.atomic() as conn:
-            conn.execute(t.jobs.delete().where(self._current(claim)))
+            conn.execute(_ACK, {"b_job_id": claim.job.id, "b_receipt": claim.receipt})
 
     def retry(self, claim: Claim, delay: float, error: str) -> None:
         with self.db.atomic() as conn:
