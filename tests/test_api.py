@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from darkroom.adapters.local.webhooks import SIGNATURE_HEADER, verify
 from darkroom.api.presign import Grant, Signer
 from tests import images
 from tests.receiver import Receiver
-from tests.server import Server, make_server, wait_final
+from tests.server import Server, free_port, make_server, wait_final
 
 RED, BLUE = (250, 10, 10), (10, 10, 250)
 PLANS = {
@@ -477,3 +478,21 @@ def test_health_metrics_and_cors(server: Server) -> None:
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_first_start_prints_an_admin_key_once(tmp_path: Path) -> None:
+    first = make_server(tmp_path / "fresh")
+    first.start(workers=0)
+    try:
+        log = (first.home / "server.log").read_text()
+        [secret] = re.findall(r"dk_[0-9a-f]+_[A-Za-z0-9_-]+", log)
+        with first.client(secret) as admin:
+            assert admin.get("/stats").status_code == 200  # an admin key
+    finally:
+        first.stop()
+    first.port = free_port()
+    first.start(workers=0)  # second start: a key exists, none is printed
+    try:
+        assert len(re.findall(r"dk_[0-9a-f]+_", (first.home / "server.log").read_text())) == 1
+    finally:
+        first.stop()
