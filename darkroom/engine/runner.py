@@ -36,7 +36,8 @@ class Outcome:
     image_id: str
     status: str  # a final ImageStatus, "retry", or "skipped"
     steps_run: list[str] = field(default_factory=list)
-    step_seconds: float = 0.0
+    step_seconds: float = 0.0  # inside steps
+    seconds: float = 0.0  # the whole job in this worker, claim to ack
     error: str | None = None
 
 
@@ -56,10 +57,13 @@ class Engine:
 
     def run_next(self, worker: str) -> Outcome | None:
         """Claim one job and run it; None when no job is ready."""
+        started = self.clock()
         claim = self.queue.claim(worker, visibility=self._default_visibility())
         if claim is None:
             return None
-        return self.process(claim)
+        outcome = self.process(claim)
+        outcome.seconds = self.clock() - started
+        return outcome
 
     def _default_visibility(self) -> float:
         return max((r.recipe.visibility_timeout_seconds for r in self.recipes.all()), default=120.0)
