@@ -141,7 +141,63 @@ class Detector(Protocol):
     def detect(self, pixels: Any) -> list[Label]: ...
 
 
+class Embedder(Protocol):
+    """Pictures (and, for models that can, text) to vectors in one space, L2-normalised."""
+
+    name: str
+    model: str
+    version: str
+    dim: int
+
+    @property
+    def space(self) -> str:
+        """Vectors compare only within one space: provider, model and version."""
+        ...
+
+    def embed_images(self, pixels: Sequence[Any]) -> Any:
+        """A float32 array (n, dim) for RGB uint8 arrays (H, W, 3)."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> Any | None:
+        """A float32 array (n, dim), or None for a model that has no text side."""
+        ...
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    image_id: str
+    score: float  # cosine similarity, -1..1
+
+
+class VectorIndex(Protocol):
+    def upsert(
+        self, space: str, owner: str, image_id: str, vector: Any, metadata: dict[str, Any]
+    ) -> None: ...
+    def delete(self, image_id: str) -> None: ...
+    def search(
+        self,
+        space: str,
+        owner: str,
+        vector: Any,
+        limit: int,
+        min_score: float,
+        filters: dict[str, str] | None = None,
+    ) -> list[VectorHit]: ...
+    def vector(self, space: str, image_id: str) -> Any | None: ...
+
+
+class TextIndex(Protocol):
+    """Full text over labels, captions, analysis, tags and file names."""
+
+    def upsert(self, owner: str, image_id: str, text: str, metadata: dict[str, Any]) -> None: ...
+    def delete(self, image_id: str) -> None: ...
+    def search(
+        self, owner: str, query: str, limit: int, filters: dict[str, str] | None = None
+    ) -> list[VectorHit]: ...
+
+
 class Providers(Protocol):
     """Models by name, each loaded once per process."""
 
     def detector(self, name: str, options: dict[str, Any]) -> Detector: ...
+    def embedder(self, name: str, options: dict[str, Any]) -> Embedder: ...

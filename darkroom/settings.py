@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     queue: str = Field(default="local", description="local (the database) or sqs://...")
     owner: str = Field(default="default", description="owner of files ingested from the CLI")
     recipe: str = Field(default="pets", description="recipe used when none is named")
+    embedder: str = Field(
+        default="descriptor", description="embedding provider searches use (as recipes embed)"
+    )
     recipes_dir: Path | None = Field(default=None, description="extra recipe YAML files")
     notify_webhook_url: str | None = Field(default=None, description="POST uncertain results here")
     notify_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key")

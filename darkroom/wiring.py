@@ -12,13 +12,16 @@ from darkroom.adapters.local.notifier import LocalNotifier
 from darkroom.adapters.local.webhooks import Target, Webhooks
 from darkroom.adapters.sql.catalog import SqlCatalog
 from darkroom.adapters.sql.database import Database
+from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
 from darkroom.adapters.sql.queue import SqlQueue
+from darkroom.adapters.sql.vectors import EmbeddedVectorIndex
 from darkroom.engine.intake import Intake
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
 from darkroom.engine.runner import Engine
-from darkroom.ports import BlobStore, EventBus, Notifier, Queue
+from darkroom.engine.search import Search
+from darkroom.ports import BlobStore, EventBus, Notifier, Queue, TextIndex, VectorIndex
 from darkroom.providers.registry import ProviderRegistry
 from darkroom.settings import Settings
 from darkroom.steps.base import StepPorts
@@ -40,8 +43,11 @@ class Runtime:
     webhooks: Webhooks
     keys: SqlKeyStore
     providers: ProviderRegistry
+    vectors: VectorIndex
+    text: TextIndex
     recipes: RecipeBook
     outbox: Outbox
+    search: Search
     engine: Engine
     intake: Intake
 
@@ -79,7 +85,16 @@ def build(settings: Settings | None = None) -> Runtime:
     bus.subscribe(webhooks.fan_out)
     providers = ProviderRegistry()
     recipes = RecipeBook(settings.recipes_dir)
-    ports = StepPorts(blobs=blobs, catalog=catalog, notifier=notifier, providers=providers)
+    vectors = EmbeddedVectorIndex(db)
+    text = SqliteTextIndex(db)
+    ports = StepPorts(
+        blobs=blobs,
+        catalog=catalog,
+        notifier=notifier,
+        providers=providers,
+        vectors=vectors,
+        text=text,
+    )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
     intake = Intake(catalog, queue, blobs, recipes, settings.limits, outbox)
@@ -94,8 +109,11 @@ def build(settings: Settings | None = None) -> Runtime:
         webhooks=webhooks,
         keys=SqlKeyStore(db),
         providers=providers,
+        vectors=vectors,
+        text=text,
         recipes=recipes,
         outbox=outbox,
+        search=Search(vectors, text, providers, settings.limits, settings.embedder),
         engine=engine,
         intake=intake,
     )

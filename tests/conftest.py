@@ -26,6 +26,8 @@ steps:
   - step: organize
   - step: record
   - step: notify
+  - step: embed
+  - step: index
 """
 
 POISONED = """

@@ -496,3 +496,44 @@ def test_first_start_prints_an_admin_key_once(tmp_path: Path) -> None:
         assert len(re.findall(r"dk_[0-9a-f]+_", (first.home / "server.log").read_text())) == 1
     finally:
         first.stop()
+
+
+def test_search_by_words_by_id_and_by_picture(server: Server) -> None:
+    from skimage import data as samples
+
+    cat_jpeg = images.jpeg_bytes(Image.fromarray(samples.chelsea()), quality=90)
+    with server.client("alice") as alice, server.client("bob") as bob:
+        cat = upload(alice, cat_jpeg, "chelsea-sofa.jpg").json()["image_id"]
+        cup = upload(
+            alice, images.jpeg_bytes(Image.fromarray(samples.coffee())), "coffee.jpg"
+        ).json()["image_id"]
+        wait_final(alice, cat)
+        wait_final(alice, cup)
+        found = alice.get("/search", params={"q": "sofa"}).json()["items"]
+        assert [item["image_id"] for item in found] == [cat] and found[0]["score"] > 0
+        assert alice.get("/search", params={"q": "zeppelin"}).json() == {"items": []}
+        assert bob.get("/search", params={"q": "sofa"}).json() == {"items": []}
+        small = images.jpeg_bytes(Image.fromarray(samples.chelsea()).resize((150, 100)))
+        by_file = alice.post("/search/similar", files={"file": ("q.jpg", small, "image/jpeg")})
+        assert by_file.status_code == 200, by_file.text
+        assert by_file.json()["items"][0]["image_id"] == cat
+        assert by_file.json()["items"][0]["scores"]["vector"] > 0.95
+        twin = upload(
+            alice,
+            images.jpeg_bytes(Image.fromarray(samples.chelsea()).resize((300, 200))),
+            "twin.jpg",
+        )
+        wait_final(alice, twin.json()["image_id"])
+        by_id = alice.post("/search/similar", json={"image_id": cat})
+        assert [item["image_id"] for item in by_id.json()["items"]] == [twin.json()["image_id"]]
+        assert bob.post("/search/similar", json={"image_id": cat}).status_code == 404
+        assert (
+            alice.post(
+                "/search/similar", content=b"x", headers={"Content-Type": "text/plain"}
+            ).status_code
+            == 415
+        )
+        bad = alice.post(
+            "/search/similar", files={"file": ("q.jpg", b"not a picture", "image/jpeg")}
+        )
+        assert bad.status_code == 422 and "not an image" in bad.text

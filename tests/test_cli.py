@@ -253,3 +253,29 @@ def test_crash_a_worker_mid_run_and_every_image_completes_exactly_once(
     finally:
         runtime.close()
     assert len(stored_originals(settings.home)) == 60
+
+
+def test_search_works_right_after_ingest(settings: Settings, tmp_path: Path) -> None:
+    from PIL import Image
+    from skimage import data as samples
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "chelsea", "coffee"):
+        Image.fromarray(getattr(samples, name)()).save(folder / f"{name}.jpg", quality=90)
+    assert darkroom("ingest", str(folder), "-q").returncode == 0  # the default pets recipe
+    probe = tmp_path / "cat-small.png"
+    Image.fromarray(samples.chelsea()).resize((200, 133)).save(probe)
+    result = darkroom("search", "--like", str(probe), "--json")
+    assert result.returncode == 0, result.stderr
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert hits[0]["file"].endswith("chelsea.jpg") and hits[0]["score"] > 0.95
+    assert {"image_id", "score", "status", "class", "location"} <= set(hits[0])
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)  # best first
+    words = [
+        json.loads(line) for line in darkroom("search", "coffee", "--json").stdout.splitlines()
+    ]
+    assert [Path(h["file"]).name for h in words] == ["coffee.jpg"]
+    assert darkroom("search", "zeppelin").stdout.strip() == "nothing found"
+    assert darkroom("search").returncode == 2

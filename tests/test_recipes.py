@@ -22,6 +22,8 @@ def test_builtin_pets_recipe_has_the_documented_steps() -> None:
         "organize",
         "record",
         "notify",
+        "embed",
+        "index",
     ]
     classify = pets.steps[5].settings
     assert classify.thresholds.high == 80 and classify.thresholds.low == 50  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from darkroom import __version__
 from darkroom.api.middleware import BodyLimit, RequestMetrics
-from darkroom.api.routes import admin, images, ops, uploads, webhooks
+from darkroom.api.routes import admin, images, ops, search, uploads, webhooks
 from darkroom.api.services import Services
 from darkroom.wiring import Runtime
 
@@ -20,7 +20,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     app = FastAPI(title="darkroom", version=__version__, description=DESCRIPTION)
     app.state.services = services
-    for router in (uploads.router, images.router, webhooks.router, admin.router, ops.router):
+    for router in (
+        uploads.router,
+        images.router,
+        search.router,
+        webhooks.router,
+        admin.router,
+        ops.router,
+    ):
         app.include_router(router)
     max_upload = settings.limits.max_bytes
 

@@ -7,7 +7,7 @@ from darkroom.domain.ids import new_id
 from darkroom.domain.records import Image, ImageStatus, Job
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
-from darkroom.ports import BlobStore, Catalog, ImageQuery, Queue
+from darkroom.ports import BlobStore, Catalog, ImageQuery, Queue, TextIndex, VectorIndex
 
 DELETED = "ImageDeleted"
 
@@ -20,7 +20,13 @@ def derived_prefixes(image: Image) -> list[str]:
     return [f"thumbnails/{image.owner}/{image.id}/"]
 
 
-def delete_image(catalog: Catalog, blobs: BlobStore, outbox: Outbox, image: Image) -> list[str]:
+def delete_image(
+    catalog: Catalog,
+    blobs: BlobStore,
+    outbox: Outbox,
+    image: Image,
+    indexes: tuple[VectorIndex | TextIndex, ...] = (),
+) -> list[str]:
     """Remove the image's blobs and records, and those of its duplicates (same bytes); answer
     the ids removed. Blobs go first: a crash in between leaves a record that can be deleted
     again, never a blob that nothing points at."""
@@ -33,6 +39,8 @@ def delete_image(catalog: Catalog, blobs: BlobStore, outbox: Outbox, image: Imag
         if other.duplicate_of == image.id
     ]
     for victim in [image, *duplicates]:
+        for index in indexes:  # first, so no search can answer with a half-deleted image
+            index.delete(victim.id)
         if victim.location:
             blobs.delete(victim.location)
         for prefix in derived_prefixes(victim):

@@ -7,9 +7,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from darkroom.ports import Detector
+from darkroom.ports import Detector, Embedder
 
 DetectorFactory = Callable[[dict[str, Any]], Detector]
+EmbedderFactory = Callable[[dict[str, Any]], Embedder]
 
 
 def _opencv(options: dict[str, Any]) -> Detector:
@@ -18,27 +19,43 @@ def _opencv(options: dict[str, Any]) -> Detector:
     return HaarDetector(HaarOptions.from_dict(options))
 
 
-def _imported(name: str) -> DetectorFactory | None:
-    """Your own provider as 'package.module:factory', a callable (options) -> Detector."""
+def _imported(name: str) -> Callable[[dict[str, Any]], Any] | None:
+    """Your own provider as 'package.module:factory', a callable (options) -> provider."""
     if ":" not in name:
         return None
     module_name, _, attribute = name.partition(":")
     factory = getattr(importlib.import_module(module_name), attribute, None)
     if not callable(factory):
-        raise LookupError(f"detector provider {name!r}: {attribute!r} is not callable")
+        raise LookupError(f"provider {name!r}: {attribute!r} is not callable")
     return factory  # type: ignore[no-any-return]
 
 
+def _descriptor(options: dict[str, Any]) -> Embedder:
+    from darkroom.providers.descriptor import ColourTextureEmbedder
+
+    return ColourTextureEmbedder(options)
+
+
 DETECTORS: dict[str, DetectorFactory] = {"opencv": _opencv}
+EMBEDDERS: dict[str, EmbedderFactory] = {"descriptor": _descriptor}
 
 
 class ProviderRegistry:
-    def __init__(self, detectors: dict[str, DetectorFactory] | None = None) -> None:
-        self.factories = dict(DETECTORS if detectors is None else detectors)
+    def __init__(self) -> None:
+        self.factories = dict(DETECTORS)
+        self.embedder_factories = dict(EMBEDDERS)
         self._detectors: dict[str, Detector] = {}
+        self._embedders: dict[str, Embedder] = {}
 
-    def register_detector(self, name: str, factory: DetectorFactory) -> None:
-        self.factories[name] = factory
+    def embedder(self, name: str, options: dict[str, Any]) -> Embedder:
+        key = name + json.dumps(options, sort_keys=True, default=str)
+        if key not in self._embedders:
+            factory = self.embedder_factories.get(name) or _imported(name)
+            if factory is None:
+                known = ", ".join(sorted(self.embedder_factories))
+                raise LookupError(f"unknown embedding provider {name!r}; available: {known}")
+            self._embedders[key] = factory(options)
+        return self._embedders[key]
 
     def detector(self, name: str, options: dict[str, Any]) -> Detector:
         key = name + json.dumps(options, sort_keys=True, default=str)

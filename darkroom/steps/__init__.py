@@ -9,6 +9,8 @@ from darkroom.steps import (
     classify,
     content_hash,
     detect,
+    embed,
+    index,
     normalize,
     notify,
     organize,
@@ -30,6 +32,8 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         organize,
         record,
         notify,
+        embed,
+        index,
     )
 }
 

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from darkroom.domain.records import Image, ImageStatus, Job
-from darkroom.ports import BlobStore, Catalog, Notifier, Providers
+from darkroom.ports import BlobStore, Catalog, Notifier, Providers, TextIndex, VectorIndex
 from darkroom.settings import Limits
 
 
@@ -25,6 +25,8 @@ class StepPorts:
     catalog: Catalog
     notifier: Notifier
     providers: Providers
+    vectors: VectorIndex
+    text: TextIndex
 
 
 @dataclass

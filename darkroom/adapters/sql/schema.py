@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -174,4 +175,25 @@ webhook_subscriptions = Table(
     Column("detail_types", JSON, nullable=False),  # [] means every type
     Column("created_at", Float, nullable=False),
     Index("ix_subscriptions_owner", "owner"),
+)
+
+vectors = Table(
+    "vectors",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("space", String(128), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian
+    Column("metadata", JSON, nullable=False),
+)
+
+# Every change to `vectors`, in order: search processes catch up from here instead of reloading.
+vector_changes = Table(
+    "vector_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("image_id", String(32), nullable=False),
+    Column("space", String(128), nullable=False),
+    Column("owner", String(128), nullable=False),
+    sqlite_autoincrement=True,
 )

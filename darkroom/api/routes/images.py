@@ -220,7 +220,7 @@ def delete_image(
     svc = services(request)
     image = owned(svc, image_id, principal)
     rt = svc.runtime
-    lifecycle.delete_image(rt.catalog, rt.blobs, rt.outbox, image)
+    lifecycle.delete_image(rt.catalog, rt.blobs, rt.outbox, image, (rt.vectors, rt.text))
     return Response(status_code=204)
 
 

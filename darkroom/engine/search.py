@@ -1,0 +1,133 @@
+"""Search: full text, "looks like" by vector, and both fused by reciprocal rank fusion.
+
+A query with nothing relevant answers nothing: vector hits must reach the embedder's calibrated
+threshold (or the caller's), and text hits must hold every word of the query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from darkroom import imaging
+from darkroom.ports import Embedder, Providers, TextIndex, VectorHit, VectorIndex
+from darkroom.settings import Limits
+
+RRF_K = 60  # the constant of Cormack et al.: ranks past ~60 barely count
+# Thresholds measured per embedder (docs/benchmarks.md): copies score above, other pictures below.
+THRESHOLDS = {"descriptor/colour-texture/1": 0.85}
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Hit:
+    image_id: str
+    score: float
+    sources: dict[str, float] = field(default_factory=dict)  # score from each kind of search
+
+
+def fuse(rankings: dict[str, list[VectorHit]], limit: int) -> list[Hit]:
+    """Reciprocal rank fusion: each list adds 1 / (k + rank); agreement rises to the top."""
+    scores: dict[str, float] = {}
+    sources: dict[str, dict[str, float]] = {}
+    for name, hits in rankings.items():
+        for rank, hit in enumerate(hits, start=1):
+            scores[hit.image_id] = scores.get(hit.image_id, 0.0) + 1.0 / (RRF_K + rank)
+            sources.setdefault(hit.image_id, {})[name] = round(hit.score, 4)
+    ordered = sorted(scores, key=lambda image_id: -scores[image_id])[:limit]
+    return [Hit(image_id, round(scores[image_id], 6), sources[image_id]) for image_id in ordered]
+
+
+class Search:
+    def __init__(
+        self,
+        vectors: VectorIndex,
+        text: TextIndex,
+        providers: Providers,
+        limits: Limits,
+        embedder: str = "descriptor",
+        embedder_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.vectors = vectors
+        self.text = text
+        self.providers = providers
+        self.limits = limits
+        self.embedder_name = embedder
+        self.embedder_options = embedder_options or {}
+
+    def embedder(self) -> Embedder:
+        return self.providers.embedder(self.embedder_name, self.embedder_options)
+
+    def threshold(self, min_score: float | None) -> float:
+        if min_score is not None:
+            return min_score
+        return THRESHOLDS.get(self.embedder().space, DEFAULT_THRESHOLD)
+
+    def by_text(
+        self,
+        owner: str,
+        query: str,
+        limit: int = 10,
+        min_score: float | None = None,
+        filters: dict[str, str] | None = None,
+    ) -> list[Hit]:
+        rankings = {"text": self.text.search(owner, query, limit * 2, filters)}
+        embedder = self.embedder()
+        vectors = embedder.embed_texts([query])
+        if vectors is not None:  # a model with a text side (CLIP): text-to-image too
+            rankings["vector"] = self.vectors.search(
+                embedder.space, owner, vectors[0], limit * 2, self.threshold(min_score), filters
+            )
+        if len(rankings) == 1:
+            return [
+                Hit(h.image_id, round(h.score, 4), {"text": round(h.score, 4)})
+                for h in rankings["text"][:limit]
+            ]
+        return fuse(rankings, limit)
+
+    def like_picture(
+        self,
+        owner: str,
+        picture: imaging.Source,
+        limit: int = 10,
+        min_score: float | None = None,
+        filters: dict[str, str] | None = None,
+    ) -> list[Hit]:
+        decoded = imaging.decode(picture, self.limits, 512)
+        embedder = self.embedder()
+        vector = embedder.embed_images([imaging.to_array(decoded.image)])[0]
+        return self._like(embedder, owner, vector, limit, min_score, filters, exclude=None)
+
+    def like_image(
+        self,
+        owner: str,
+        image_id: str,
+        limit: int = 10,
+        min_score: float | None = None,
+        filters: dict[str, str] | None = None,
+    ) -> list[Hit] | None:
+        """Pictures like one already indexed; None when that one has no vector (yet)."""
+        embedder = self.embedder()
+        vector = self.vectors.vector(embedder.space, image_id)
+        if vector is None:
+            return None
+        return self._like(embedder, owner, vector, limit, min_score, filters, exclude=image_id)
+
+    def _like(
+        self,
+        embedder: Embedder,
+        owner: str,
+        vector: Any,
+        limit: int,
+        min_score: float | None,
+        filters: dict[str, str] | None,
+        exclude: str | None,
+    ) -> list[Hit]:
+        hits = self.vectors.search(
+            embedder.space, owner, vector, limit + 1, self.threshold(min_score), filters
+        )
+        return [
+            Hit(h.image_id, round(h.score, 4), {"vector": round(h.score, 4)})
+            for h in hits
+            if h.image_id != exclude
+        ][:limit]

@@ -1,0 +1,145 @@
+"""Search on the offline defaults: full text, "looks like", thresholds, filters, deletion."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+from skimage import data
+
+from darkroom.domain.records import ImageStatus
+from darkroom.engine import lifecycle
+from darkroom.providers.descriptor import ColourTextureEmbedder
+from darkroom.wiring import Runtime
+from tests import images
+from tests.conftest import drain
+
+PHOTOS = {
+    "astronaut": data.astronaut,
+    "chelsea-the-cat": data.chelsea,
+    "coffee-cup": data.coffee,
+    "rocket-launch": data.rocket,
+}
+
+
+def add(
+    runtime: Runtime, name: str, picture: Image.Image, owner: str = "alice", **meta: str
+) -> str:
+    data_ = images.jpeg_bytes(picture.convert("RGB"), quality=90)
+    return runtime.intake.accept_stream(
+        io.BytesIO(data_), filename=f"{name}.jpg", owner=owner, recipe="colour-pets", metadata=meta
+    ).image.id
+
+
+def library(runtime: Runtime) -> dict[str, str]:
+    ids = {name: add(runtime, name, Image.fromarray(make())) for name, make in PHOTOS.items()}
+    drain(runtime)
+    for image_id in ids.values():
+        assert runtime.catalog.get_image(image_id).status is ImageStatus.COMPLETED  # type: ignore[union-attr]
+    return ids
+
+
+def test_like_finds_a_resized_copy_first_and_nothing_for_a_stranger(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    ids = library(runtime)
+    copy = tmp_path / "small-cat.png"
+    Image.fromarray(data.chelsea()).resize((150, 100)).save(copy)
+    hits = runtime.search.like_picture("alice", str(copy))
+    assert hits and hits[0].image_id == ids["chelsea-the-cat"] and hits[0].score > 0.95
+    assert all(hit.score >= 0.85 for hit in hits)
+    stranger = tmp_path / "stranger.png"
+    images.photo(300, 200, seed=42).save(stranger)
+    assert runtime.search.like_picture("alice", str(stranger)) == []  # calibrated: no forced top-k
+    loose = runtime.search.like_picture("alice", str(stranger), min_score=-1.0, limit=3)
+    assert len(loose) == 3  # the threshold is the caller's to set
+
+
+def test_text_search_matches_every_word_and_nothing_else(runtime: Runtime) -> None:
+    ids = library(runtime)
+    [hit] = runtime.search.by_text("alice", "cat chelsea")
+    assert hit.image_id == ids["chelsea-the-cat"] and hit.score > 0
+    assert runtime.search.by_text("alice", "coffee")[0].image_id == ids["coffee-cup"]
+    assert runtime.search.by_text("alice", "submarine") == []
+    assert runtime.search.by_text("alice", 'cat" OR "*') == runtime.search.by_text(
+        "alice", "cat or"
+    )
+    assert runtime.search.by_text("alice", "!!!") == []
+
+
+def test_owners_never_see_each_others_hits(runtime: Runtime, tmp_path: Path) -> None:
+    ids = library(runtime)
+    add(runtime, "bobs-rocket", Image.fromarray(data.rocket()), owner="bob")
+    drain(runtime)
+    assert ids["rocket-launch"] not in [h.image_id for h in runtime.search.by_text("bob", "rocket")]
+    probe = tmp_path / "rocket.png"
+    Image.fromarray(data.rocket()).save(probe)
+    assert [h.image_id for h in runtime.search.like_picture("alice", str(probe))] == [
+        ids["rocket-launch"]
+    ]
+
+
+def test_filters_and_like_by_id(runtime: Runtime) -> None:
+    red = add(runtime, "red-one", images.photo(400, 300, seed=1, tint=(250, 10, 10)), sku="A1")
+    twin = add(
+        runtime,
+        "red-two",
+        images.photo(400, 300, seed=1, tint=(250, 10, 10)).resize((200, 150)),
+        sku="B2",
+    )
+    drain(runtime)
+    hits = runtime.search.like_image("alice", red)
+    assert hits is not None and [h.image_id for h in hits] == [twin]  # itself excluded
+    assert runtime.search.like_image("alice", red, filters={"sku": "A1"}) == []
+    assert runtime.search.by_text("alice", "red", filters={"class_name": "cat"})
+    assert runtime.search.by_text("alice", "red", filters={"class_name": "dog"}) == []
+    assert runtime.search.like_image("alice", "0" * 32) is None
+
+
+def test_deleting_removes_from_every_index_at_once(runtime: Runtime, tmp_path: Path) -> None:
+    ids = library(runtime)
+    probe = tmp_path / "cat.png"
+    Image.fromarray(data.chelsea()).save(probe)
+    assert runtime.search.like_picture("alice", str(probe))[0].image_id == ids["chelsea-the-cat"]
+    image = runtime.catalog.get_image(ids["chelsea-the-cat"])
+    assert image is not None
+    lifecycle.delete_image(
+        runtime.catalog, runtime.blobs, runtime.outbox, image, (runtime.vectors, runtime.text)
+    )
+    assert runtime.search.like_picture("alice", str(probe)) == []
+    assert runtime.search.by_text("alice", "chelsea") == []
+    assert runtime.search.by_text("alice", "coffee")[0].image_id == ids["coffee-cup"]  # no gaps
+
+
+def test_embedding_records_its_provenance(runtime: Runtime) -> None:
+    ids = library(runtime)
+    image = runtime.catalog.get_image(ids["coffee-cup"])
+    assert image is not None
+    output = runtime.catalog.step_outputs(image.job_id or "")["embed"]
+    assert output == {
+        "provider": "descriptor",
+        "model": "colour-texture",
+        "version": "1",
+        "dim": 272,
+        "space": "descriptor/colour-texture/1",
+    }
+    vector = runtime.vectors.vector(output["space"], image.id)
+    assert (
+        vector is not None and vector.shape == (272,) and abs(float((vector**2).sum()) - 1) < 1e-4
+    )
+
+
+def test_descriptor_separates_copies_from_other_pictures() -> None:
+    embedder = ColourTextureEmbedder()
+    pictures = [make() for make in PHOTOS.values()]
+    vectors = embedder.embed_images(pictures)
+    copies = embedder.embed_images(
+        [Image.fromarray(p).resize((p.shape[1] // 3, p.shape[0] // 3)) for p in pictures]
+    )
+    import numpy as np
+
+    copies_scores = (vectors * copies).sum(axis=1)
+    others = vectors @ vectors.T
+    off_diagonal = others[~np.eye(len(pictures), dtype=bool)]
+    assert copies_scores.min() > 0.95 and off_diagonal.max() < 0.85
