@@ -68,6 +68,17 @@ def queue_for(url: str, db: Database) -> Queue:
     raise SettingsError(f"DARKROOM_QUEUE: unsupported queue {url!r} (use local)")
 
 
+def indexes_for(db: Database) -> tuple[VectorIndex, TextIndex]:
+    """The search indexes that live beside the catalog: embedded ones on SQLite, pgvector and
+    tsvector on PostgreSQL."""
+    if db.is_sqlite:
+        return EmbeddedVectorIndex(db), SqliteTextIndex(db)
+    from darkroom.adapters.postgres.fulltext import PostgresTextIndex
+    from darkroom.adapters.postgres.vectors import PgVectorIndex
+
+    return PgVectorIndex(db), PostgresTextIndex(db)
+
+
 def build(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     db = Database(settings.database_url)
@@ -85,8 +96,7 @@ def build(settings: Settings | None = None) -> Runtime:
     bus.subscribe(webhooks.fan_out)
     providers = ProviderRegistry()
     recipes = RecipeBook(settings.recipes_dir)
-    vectors = EmbeddedVectorIndex(db)
-    text = SqliteTextIndex(db)
+    vectors, text = indexes_for(db)
     ports = StepPorts(
         blobs=blobs,
         catalog=catalog,

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +43,40 @@ steps:
 """
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set `BOTH_BACKENDS = True` run every test on SQLite and on PostgreSQL."""
+    if "backend" in metafunc.fixturenames:
+        both = getattr(metafunc.module, "BOTH_BACKENDS", False)
+        metafunc.parametrize(
+            "backend", ["sqlite", "postgres"] if both else ["sqlite"], indirect=True
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL 16 with pgvector, from the pgserver package, for the whole run."""
+    pgserver = pytest.importorskip("pgserver")
+    server = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """None: the SQLite default in DARKROOM_HOME. Else a fresh PostgreSQL database per test."""
+    if backend == "sqlite":
+        return None
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.psql(f"CREATE DATABASE {name};")
+    return str(server.get_uri(name))
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     recipes = tmp_path / "recipes"
@@ -51,10 +87,12 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(home: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Settings:
     recipes = home.parent / "recipes"
     for name, value in {"DARKROOM_HOME": str(home), "DARKROOM_RECIPES_DIR": str(recipes)}.items():
         monkeypatch.setenv(name, value)
+    if database_url is not None:
+        monkeypatch.setenv("DARKROOM_DATABASE", database_url)
     return Settings()
 
 

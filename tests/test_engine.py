@@ -22,6 +22,9 @@ from tests import images
 from tests.conftest import drain
 from tests.receiver import Receiver
 
+# Every test here runs on SQLite and on PostgreSQL: the adapters must behave alike.
+BOTH_BACKENDS = True
+
 RED, GREEN, BLUE = (250, 10, 10), (10, 250, 10), (10, 10, 250)
 
 

@@ -8,6 +8,9 @@ from darkroom.adapters.sql.queue import SqlQueue
 from darkroom.domain.records import Job
 from darkroom.wiring import Runtime
 
+# Every test here runs on SQLite and on PostgreSQL: the adapters must behave alike.
+BOTH_BACKENDS = True
+
 
 def job(n: int = 1) -> Job:
     return Job(id=f"job{n}", image_id=f"img{n}", owner="alice", recipe="pets")

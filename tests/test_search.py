@@ -15,6 +15,9 @@ from darkroom.wiring import Runtime
 from tests import images
 from tests.conftest import drain
 
+# Every test here runs on SQLite and on PostgreSQL: the adapters must behave alike.
+BOTH_BACKENDS = True
+
 PHOTOS = {
     "astronaut": data.astronaut,
     "chelsea-the-cat": data.chelsea,

@@ -14,6 +14,9 @@ from darkroom.wiring import Runtime
 from tests import images
 from tests.conftest import drain
 
+# Every test here runs on SQLite and on PostgreSQL: the adapters must behave alike.
+BOTH_BACKENDS = True
+
 
 def ingest_bytes(runtime: Runtime, data: bytes, filename: str, recipe: str = "colour-pets") -> str:
     accepted = runtime.intake.accept_stream(
@@ -41,6 +44,7 @@ def final(runtime: Runtime, image_id: str) -> tuple[ImageStatus, str | None]:
         ("ribbon.png", images.png_declaring(100_000, 1), "a side is over the limit"),
         ("tall.png", images.png_declaring(1, 100_000), "a side is over the limit"),
     ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "",
 )
 def test_bad_input_is_rejected_with_its_reason(
     runtime: Runtime, name: str, data: bytes, reason: str

@@ -308,11 +308,13 @@ class SqlCatalog:
         table = t.contents
         key = and_(table.c.owner == owner, table.c.sha256 == sha256)
         with self.db.atomic() as conn:
-            holder = conn.execute(select(table.c.image_id).where(key)).scalar()
-            if holder is None:
-                conn.execute(insert(table).values(owner=owner, sha256=sha256, image_id=image_id))
-                return image_id
-            return str(holder)
+            # Insert-or-keep, then read: two workers racing on the same bytes agree on one holder.
+            conn.execute(
+                self.db.insert_ignoring_conflicts(table).values(
+                    owner=owner, sha256=sha256, image_id=image_id
+                )
+            )
+            return str(conn.execute(select(table.c.image_id).where(key)).scalar_one())
 
     # detection records
 

@@ -25,6 +25,8 @@ class Database:
     and BEGIN IMMEDIATE, so two writers queue up instead of deadlocking on a lock upgrade."""
 
     def __init__(self, url: str) -> None:
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
