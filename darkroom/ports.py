@@ -148,6 +148,7 @@ class Embedder(Protocol):
     model: str
     version: str
     dim: int
+    threshold: float  # calibrated: copies and look-alikes score above, other pictures below
 
     @property
     def space(self) -> str:

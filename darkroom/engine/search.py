@@ -14,9 +14,6 @@ from darkroom.ports import Embedder, Providers, TextIndex, VectorHit, VectorInde
 from darkroom.settings import Limits
 
 RRF_K = 60  # the constant of Cormack et al.: ranks past ~60 barely count
-# Thresholds measured per embedder (docs/benchmarks.md): copies score above, other pictures below.
-THRESHOLDS = {"descriptor/colour-texture/1": 0.85}
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,9 +56,7 @@ class Search:
         return self.providers.embedder(self.embedder_name, self.embedder_options)
 
     def threshold(self, min_score: float | None) -> float:
-        if min_score is not None:
-            return min_score
-        return THRESHOLDS.get(self.embedder().space, DEFAULT_THRESHOLD)
+        return min_score if min_score is not None else self.embedder().threshold
 
     def by_text(
         self,
