@@ -371,4 +371,4 @@ def test_unknown_detector_provider_fails_the_job_with_its_name(
     drain(runtime)
     image = runtime.catalog.get_image(image_id)
     assert image is not None and image.status is ImageStatus.FAILED
-    assert "unknown detector provider 'magic'; available: opencv" in (image.error or "")
+    assert "unknown detector provider 'magic'; available: onnx, opencv" in (image.error or "")

@@ -30,13 +30,19 @@ def _imported(name: str) -> Callable[[dict[str, Any]], Any] | None:
     return factory  # type: ignore[no-any-return]
 
 
+def _onnx(options: dict[str, Any]) -> Detector:
+    from darkroom.providers.onnx_classifier import OnnxClassifier
+
+    return OnnxClassifier(options)
+
+
 def _descriptor(options: dict[str, Any]) -> Embedder:
     from darkroom.providers.descriptor import ColourTextureEmbedder
 
     return ColourTextureEmbedder(options)
 
 
-DETECTORS: dict[str, DetectorFactory] = {"opencv": _opencv}
+DETECTORS: dict[str, DetectorFactory] = {"opencv": _opencv, "onnx": _onnx}
 EMBEDDERS: dict[str, EmbedderFactory] = {"descriptor": _descriptor}
 
 
