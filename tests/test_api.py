@@ -537,3 +537,20 @@ def test_search_by_words_by_id_and_by_picture(server: Server) -> None:
             "/search/similar", files={"file": ("q.jpg", b"not a picture", "image/jpeg")}
         )
         assert bad.status_code == 422 and "not an image" in bad.text
+
+
+def test_duplicates_route_reports_tiers_and_hides_other_owners(server: Server) -> None:
+    from skimage import data as samples
+
+    picture = Image.fromarray(samples.astronaut())
+    with server.client("alice") as alice, server.client("bob") as bob:
+        first = upload(alice, images.jpeg_bytes(picture), "astro.jpg").json()["image_id"]
+        small = upload(
+            alice, images.jpeg_bytes(picture.resize((256, 256))), "astro-small.jpg"
+        ).json()["image_id"]
+        for image_id in (first, small):
+            wait_final(alice, image_id)
+        tiers = alice.get(f"/images/{first}/duplicates").json()
+        assert [near["image_id"] for near in tiers["near"]] == [small]
+        assert tiers["exact"] == [] and small not in [s["image_id"] for s in tiers["semantic"]]
+        assert bob.get(f"/images/{first}/duplicates").status_code == 404

@@ -146,3 +146,26 @@ def test_descriptor_separates_copies_from_other_pictures() -> None:
     others = vectors @ vectors.T
     off_diagonal = others[~np.eye(len(pictures), dtype=bool)]
     assert copies_scores.min() > 0.95 and off_diagonal.max() < 0.85
+
+
+def test_duplicates_come_in_three_tiers_never_confused(runtime: Runtime) -> None:
+    from darkroom.engine.duplicates import find_duplicates
+
+    cat = Image.fromarray(data.chelsea())
+    original = add(runtime, "cat", cat)
+    drain(runtime)
+    copy = add(runtime, "cat-again", cat)  # the same bytes: stored once, status duplicate
+    resized = add(runtime, "cat-small", cat.resize((225, 150)))
+    cropped = add(runtime, "cat-crop", cat.crop((45, 30, 406, 270)))
+    other = add(runtime, "coffee", Image.fromarray(data.coffee()))
+    drain(runtime)
+    image = runtime.catalog.get_image(original)
+    assert image is not None
+    found = find_duplicates(runtime.catalog, runtime.search, image)
+    assert found.exact == [copy]
+    assert [image_id for image_id, _ in found.near] == [resized] and found.near[0][1] <= 6
+    assert [image_id for image_id, _ in found.semantic] == [cropped] and found.semantic[0][1] > 0.9
+    everything = (
+        {copy, resized, cropped} | {i for i, _ in found.near} | {i for i, _ in found.semantic}
+    )
+    assert other not in everything

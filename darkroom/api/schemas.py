@@ -118,6 +118,22 @@ class ImagePage(BaseModel):
     next_cursor: str | None
 
 
+class NearCopy(BaseModel):
+    image_id: str
+    bits: int = Field(description="differing bits of the 64-bit perceptual hash")
+
+
+class LookAlike(BaseModel):
+    image_id: str
+    score: float = Field(description="embedding similarity")
+
+
+class DuplicatesOut(BaseModel):
+    exact: list[str] = Field(description="the same bytes")
+    near: list[NearCopy] = Field(description="the same picture, resized or recompressed")
+    semantic: list[LookAlike] = Field(description="other pictures that look alike")
+
+
 class ReprocessRequest(Strict):
     recipe: str | None = Field(default=None, max_length=64)
 

@@ -330,6 +330,32 @@ def images_show(image_id: str, as_json: JsonOption = False) -> None:
     console.print(table)
 
 
+@images_app.command("duplicates")
+def images_duplicates(image_id: str, as_json: JsonOption = False) -> None:
+    """Exact copies (same bytes), near copies (resized, recompressed) and look-alikes, apart."""
+    from darkroom.engine.duplicates import find_duplicates
+
+    rt = runtime()
+    image = rt.catalog.get_image(image_id, rt.settings.owner)
+    if image is None:
+        fail(f"no image {image_id!r}", code=1)
+        return
+    found = find_duplicates(rt.catalog, rt.search, image)
+    rows = [("exact", other, "same bytes") for other in found.exact]
+    rows += [("near", other, f"{bits} bits of 64 differ") for other, bits in found.near]
+    rows += [("semantic", other, f"similarity {score:.3f}") for other, score in found.semantic]
+    if as_json:
+        for tier, other, why in rows:
+            json_line({"tier": tier, "image_id": other, "why": why})
+        return
+    table = Table(title=f"duplicates of {image_id}")
+    for column in ("tier", "image_id", "why"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table if rows else "no duplicates")
+
+
 @dlq_app.command("list")
 def dlq_list(as_json: JsonOption = False) -> None:
     """Jobs that failed every attempt, with their error."""

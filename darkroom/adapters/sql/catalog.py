@@ -214,6 +214,13 @@ class SqlCatalog:
                 for status, class_name, uncertain, count in conn.execute(sql)
             }
 
+    def fingerprints(self, owner: str) -> list[tuple[str, str | None, str | None]]:
+        """(image id, sha256, perceptual hash) of every image of an owner."""
+        c = t.images.c
+        sql = select(c.id, c.sha256, c.phash).where(c.owner == owner)
+        with self.db.read() as conn:
+            return [(image_id, sha, phash) for image_id, sha, phash in conn.execute(sql)]
+
     def count_finished_since(self, since: float, owner: str | None = None) -> int:
         c = t.images.c
         final = ["completed", "rejected", "duplicate", "failed"]

@@ -15,9 +15,12 @@ from darkroom.api.routes.uploads import links, services
 from darkroom.api.schemas import (
     Accepted,
     DetectionOut,
+    DuplicatesOut,
     ImageDetail,
     ImageOut,
     ImagePage,
+    LookAlike,
+    NearCopy,
     ReprocessRequest,
     StepState,
 )
@@ -26,6 +29,7 @@ from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine import lifecycle
+from darkroom.engine.duplicates import find_duplicates
 from darkroom.imaging import CONTENT_TYPES
 from darkroom.ports import ImageQuery
 from darkroom.views import image_record
@@ -210,6 +214,22 @@ def original(
     media = CONTENT_TYPES.get(image.format or "", image.content_type or "application/octet-stream")
     return _blob_response(
         svc, key, media, image.sha256 or image.id, request, filename=image.filename.replace('"', "")
+    )
+
+
+@router.get("/images/{image_id}/duplicates", response_model=DuplicatesOut, responses=NOT_FOUND)
+def duplicates(
+    image_id: str, request: Request, principal: Principal = Depends(authenticate)
+) -> DuplicatesOut:
+    """Exact copies, near copies and look-alikes of an image, each tier apart."""
+    svc = services(request)
+    found = find_duplicates(
+        svc.runtime.catalog, svc.runtime.search, owned(svc, image_id, principal)
+    )
+    return DuplicatesOut(
+        exact=found.exact,
+        near=[NearCopy(image_id=other, bits=bits) for other, bits in found.near],
+        semantic=[LookAlike(image_id=other, score=score) for other, score in found.semantic],
     )
 
 
