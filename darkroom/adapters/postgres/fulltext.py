@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from darkroom.adapters.sql.database import Database
-from darkroom.adapters.sql.fulltext import fts_query
+from darkroom.adapters.sql.fulltext import query_words
 from darkroom.adapters.sql.vectors import matches
 from darkroom.ports import VectorHit
 
@@ -52,9 +52,9 @@ class PostgresTextIndex:
     def search(
         self, owner: str, query: str, limit: int, filters: dict[str, str] | None = None
     ) -> list[VectorHit]:
-        if fts_query(query) is None:  # the same words-only reading of the query as on SQLite
+        words = " ".join(query_words(query))  # the same words-only reading as on SQLite
+        if not words:
             return []
-        words = " ".join(w.strip('"') for w in (fts_query(query) or "").split())
         sql = text(
             "SELECT image_id, ts_rank_cd(document, q) AS rank, metadata FROM image_text, "
             "plainto_tsquery('simple', :words) AS q WHERE document @@ q AND owner = :o "

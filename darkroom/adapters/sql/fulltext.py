@@ -20,10 +20,14 @@ _SCHEMA = (
 )
 
 
+def query_words(query: str) -> list[str]:
+    """The words of a query, lowercased, at most 32: user text is never query syntax."""
+    return _WORD.findall(query.lower())[:32]
+
+
 def fts_query(query: str) -> str | None:
-    """Words only, each quoted: user text can never be FTS5 syntax."""
-    words = _WORD.findall(query.lower())
-    return " ".join(f'"{word}"' for word in words[:32]) or None
+    """FTS5 MATCH text: each word quoted, all required."""
+    return " ".join(f'"{word}"' for word in query_words(query)) or None
 
 
 class SqliteTextIndex:
