@@ -36,13 +36,23 @@ def _onnx(options: dict[str, Any]) -> Detector:
     return OnnxClassifier(options)
 
 
+def _rekognition(options: dict[str, Any]) -> Detector:
+    from darkroom.providers.rekognition import RekognitionDetector
+
+    return RekognitionDetector(options)
+
+
 def _descriptor(options: dict[str, Any]) -> Embedder:
     from darkroom.providers.descriptor import ColourTextureEmbedder
 
     return ColourTextureEmbedder(options)
 
 
-DETECTORS: dict[str, DetectorFactory] = {"opencv": _opencv, "onnx": _onnx}
+DETECTORS: dict[str, DetectorFactory] = {
+    "opencv": _opencv,
+    "onnx": _onnx,
+    "rekognition": _rekognition,
+}
 EMBEDDERS: dict[str, EmbedderFactory] = {"descriptor": _descriptor}
 
 
