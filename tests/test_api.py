@@ -453,8 +453,11 @@ def test_webhooks_deliver_signed_events_and_retry(server: Server) -> None:
 
 
 def test_health_metrics_and_cors(server: Server) -> None:
+    with server.client("alice") as alice:  # this test's own traffic, whatever ran before it
+        wait_final(alice, upload(alice, jpeg(RED, 40)).json()["image_id"])
     with server.client(None) as anonymous:
         health = anonymous.get("/health").json()
+        assert health["providers"]["opencv"] == "ready" and "descriptor" in health["providers"]
         assert health["status"] == "ok" and health["checks"] == {
             "database": "ok",
             "queue": "ok",

@@ -279,3 +279,26 @@ def test_search_works_right_after_ingest(settings: Settings, tmp_path: Path) -> 
     assert [Path(h["file"]).name for h in words] == ["coffee.jpg"]
     assert darkroom("search", "zeppelin").stdout.strip() == "nothing found"
     assert darkroom("search").returncode == 2
+
+
+def test_models_list_reports_what_can_run_here(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = {
+        r["name"]: r
+        for r in map(json.loads, darkroom("models", "list", "--json").stdout.splitlines())
+    }
+    assert {"opencv", "onnx", "rekognition", "descriptor"} <= set(rows)
+    assert rows["opencv"]["status"] == "ready" and rows["descriptor"]["kind"] == "embedder"
+
+    import importlib.util
+
+    from darkroom.providers import registry
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxruntime" else real(name, *a),
+    )
+    assert registry.readiness()["onnx"] == 'missing onnxruntime (pip install "darkroom[onnx]")'

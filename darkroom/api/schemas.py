@@ -194,6 +194,9 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, str]
     queue: dict[str, int] | None = None
+    providers: dict[str, str] = Field(
+        default_factory=dict, description="model providers: 'ready', or what is missing"
+    )
 
 
 class ErrorOut(BaseModel):

@@ -31,11 +31,13 @@ dlq_app = typer.Typer(
     help="The dead-letter queue: jobs that failed every attempt.", no_args_is_help=True
 )
 recipes_app = typer.Typer(help="Recipes: pipelines written as data.", no_args_is_help=True)
+models_app = typer.Typer(help="Model providers: what can run here.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(images_app, name="images")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(recipes_app, name="recipes")
+app.add_typer(models_app, name="models")
 
 OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
@@ -456,6 +458,37 @@ def recipes_show(name: str, as_json: JsonOption = False) -> None:
         json_line(data)
     else:
         console.print(yaml.safe_dump(data, sort_keys=False), end="")
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOption = False) -> None:
+    """Every provider a recipe can name, and whether it can run on this machine."""
+    from darkroom.providers.registry import KNOWN, readiness
+
+    states = readiness()
+    if as_json:
+        for info in KNOWN:
+            json_line(
+                {
+                    "name": info.name,
+                    "kind": info.kind,
+                    "status": states[info.name],
+                    "description": info.description,
+                }
+            )
+        return
+    table = Table(title="providers")
+    for column in ("name", "kind", "status", "description"):
+        table.add_column(column)
+    for info in KNOWN:
+        status = states[info.name]
+        table.add_row(
+            info.name,
+            info.kind,
+            status if status != "ready" else "[green]ready[/]",
+            info.description,
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from darkroom.ports import Detector, Embedder
@@ -54,6 +56,68 @@ DETECTORS: dict[str, DetectorFactory] = {
     "rekognition": _rekognition,
 }
 EMBEDDERS: dict[str, EmbedderFactory] = {"descriptor": _descriptor}
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    name: str
+    kind: str  # detector | embedder
+    needs: tuple[str, ...]  # modules that must import
+    extra: str  # pip extra that brings them
+    description: str
+
+
+KNOWN = (
+    ProviderInfo(
+        "opencv",
+        "detector",
+        ("cv2",),
+        "",
+        "Haar cascades shipped in OpenCV 4.x: cat and human faces (offline)",
+    ),
+    ProviderInfo(
+        "onnx",
+        "detector",
+        ("onnxruntime",),
+        "onnx",
+        "any ImageNet-style ONNX classifier, class groups to labels",
+    ),
+    ProviderInfo("rekognition", "detector", ("boto3",), "aws", "Amazon Rekognition DetectLabels"),
+    ProviderInfo(
+        "descriptor",
+        "embedder",
+        ("cv2",),
+        "",
+        "colour and texture descriptor for look-alike search (offline)",
+    ),
+)
+
+
+def readiness() -> dict[str, str]:
+    """Each known provider: 'ready', or what is missing. Loads no model."""
+    states: dict[str, str] = {}
+    for info in KNOWN:
+        missing = [module for module in info.needs if importlib.util.find_spec(module) is None]
+        if missing:
+            hint = f' (pip install "darkroom[{info.extra}]")' if info.extra else ""
+            states[info.name] = f"missing {', '.join(missing)}{hint}"
+        elif info.name == "opencv" and not _cascades_present():
+            states[info.name] = "OpenCV has no bundled Haar cascades (OpenCV 5?): pin opencv<5"
+        else:
+            states[info.name] = "ready"
+    return states
+
+
+def _cascades_present() -> bool:
+    import os
+
+    import cv2
+
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
+    return bool(folder) and os.path.isfile(os.path.join(folder, DEFAULT_CASCADE))
+
+
+DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
 
 class ProviderRegistry:

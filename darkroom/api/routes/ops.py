@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from darkroom import metrics
 from darkroom.api.routes.uploads import services
 from darkroom.api.schemas import Health
+from darkroom.providers.registry import readiness
 
 router = APIRouter(tags=["operations"])
 
@@ -36,7 +37,9 @@ def health(request: Request) -> JSONResponse:
     except Exception as exc:
         checks["storage"] = f"failed: {type(exc).__name__}: {exc}"
     healthy = all(value == "ok" for value in checks.values())
-    body = Health(status="ok" if healthy else "degraded", checks=checks, queue=depth)
+    body = Health(
+        status="ok" if healthy else "degraded", checks=checks, queue=depth, providers=readiness()
+    )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
 
