@@ -16,7 +16,6 @@ from darkroom import logs
 from darkroom.cli.output import console, err, json_line
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine.worker import WorkerPool
-from darkroom.settings import Settings
 from darkroom.views import image_record
 from darkroom.wiring import Runtime
 
@@ -153,6 +152,3 @@ def print_json(report: Report, runtime: Runtime) -> None:
 
 def default_concurrency() -> int:
     return os.cpu_count() or 1
-
-
-__all__ = ["Settings", "default_concurrency", "print_json", "print_table", "run_ingest"]

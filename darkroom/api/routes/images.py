@@ -17,7 +17,6 @@ from darkroom.api.schemas import (
     DetectionOut,
     DuplicatesOut,
     ImageDetail,
-    ImageOut,
     ImagePage,
     LookAlike,
     NearCopy,
@@ -270,6 +269,3 @@ def reprocess(
     return Accepted(
         image_id=updated.id, status=updated.status.value, links=links(request, updated.id)
     )
-
-
-__all__ = ["ImageOut", "router"]
