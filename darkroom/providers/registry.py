@@ -122,27 +122,26 @@ DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
 class ProviderRegistry:
     def __init__(self) -> None:
-        self.factories = dict(DETECTORS)
-        self.embedder_factories = dict(EMBEDDERS)
-        self._detectors: dict[str, Detector] = {}
-        self._embedders: dict[str, Embedder] = {}
-
-    def embedder(self, name: str, options: dict[str, Any]) -> Embedder:
-        key = name + json.dumps(options, sort_keys=True, default=str)
-        if key not in self._embedders:
-            factory = self.embedder_factories.get(name) or _imported(name)
-            if factory is None:
-                known = ", ".join(sorted(self.embedder_factories))
-                raise LookupError(f"unknown embedding provider {name!r}; available: {known}")
-            self._embedders[key] = factory(options)
-        return self._embedders[key]
+        self.factories: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
+            "detector": dict(DETECTORS),
+            "embedding": dict(EMBEDDERS),
+        }
+        self._built: dict[tuple[str, str], Any] = {}
 
     def detector(self, name: str, options: dict[str, Any]) -> Detector:
-        key = name + json.dumps(options, sort_keys=True, default=str)
-        if key not in self._detectors:
-            factory = self.factories.get(name) or _imported(name)
+        return self._provider("detector", name, options)  # type: ignore[no-any-return]
+
+    def embedder(self, name: str, options: dict[str, Any]) -> Embedder:
+        return self._provider("embedding", name, options)  # type: ignore[no-any-return]
+
+    def _provider(self, kind: str, name: str, options: dict[str, Any]) -> Any:
+        """Built once per (kind, name, options) and kept: a model loads once per process."""
+        key = (kind, name + json.dumps(options, sort_keys=True, default=str))
+        if key not in self._built:
+            known = self.factories[kind]
+            factory = known.get(name) or _imported(name)
             if factory is None:
-                known = ", ".join(sorted(self.factories))
-                raise LookupError(f"unknown detector provider {name!r}; available: {known}")
-            self._detectors[key] = factory(options)
-        return self._detectors[key]
+                available = ", ".join(sorted(known))
+                raise LookupError(f"unknown {kind} provider {name!r}; available: {available}")
+            self._built[key] = factory(options)
+        return self._built[key]

@@ -84,9 +84,6 @@ class SqlKeyStore:
             )
         return bool(result.rowcount)
 
-    def count(self) -> int:
-        return len(self.list())
-
     def add_usage(self, key_id: str, period: str) -> int:
         """Count one request in the period; answer the period's total so far."""
         table = t.usage

@@ -52,6 +52,13 @@ _CLAIM = (
 )
 _ACK = _jobs.delete().where(_CURRENT)
 _EXTEND = update(_jobs).where(_CURRENT).values(visible_at=bindparam("until"))
+# Retry and dead-letter: the columns to set come with the parameters.
+_RELEASE = update(_jobs).where(_CURRENT)
+
+
+def _receipt(claim: Claim) -> dict[str, str]:
+    """Parameters of _CURRENT: only the claim holding the current receipt may act on the job."""
+    return {"b_job_id": claim.job.id, "b_receipt": claim.receipt}
 
 
 class SqlQueue:
@@ -87,44 +94,41 @@ class SqlQueue:
             return None
         return Claim(job=_job(row), receipt=receipt, attempt=int(row.attempts))
 
-    def _current(self, claim: Claim) -> Any:
-        return and_(t.jobs.c.id == claim.job.id, t.jobs.c.receipt == claim.receipt)
-
     def extend(self, claim: Claim, visibility: float) -> None:
         with self.db.atomic() as conn:
             conn.execute(
                 _EXTEND,
-                {
-                    "b_job_id": claim.job.id,
-                    "b_receipt": claim.receipt,
-                    "until": time.time() + visibility,
-                },
+                {**_receipt(claim), "until": time.time() + visibility},
             )
 
     def ack(self, claim: Claim) -> None:
         with self.db.atomic() as conn:
-            conn.execute(_ACK, {"b_job_id": claim.job.id, "b_receipt": claim.receipt})
+            conn.execute(_ACK, _receipt(claim))
 
     def retry(self, claim: Claim, delay: float, error: str) -> None:
         with self.db.atomic() as conn:
             conn.execute(
-                update(t.jobs)
-                .where(self._current(claim))
-                .values(visible_at=time.time() + delay, last_error=error, receipt=None)
+                _RELEASE,
+                {
+                    **_receipt(claim),
+                    "visible_at": time.time() + delay,
+                    "last_error": error,
+                    "receipt": None,
+                },
             )
 
     def dead_letter(self, claim: Claim, error: str, traceback: str) -> None:
         with self.db.atomic() as conn:
             conn.execute(
-                update(t.jobs)
-                .where(self._current(claim))
-                .values(
-                    state=DEAD,
-                    last_error=error,
-                    traceback=traceback,
-                    failed_at=time.time(),
-                    receipt=None,
-                )
+                _RELEASE,
+                {
+                    **_receipt(claim),
+                    "state": DEAD,
+                    "last_error": error,
+                    "traceback": traceback,
+                    "failed_at": time.time(),
+                    "receipt": None,
+                },
             )
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:

@@ -23,7 +23,6 @@ from darkroom.ports import VectorHit
 @dataclass
 class _Shard:
     ids: list[str] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)
     matrix: Any = None
     metadata: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
@@ -126,7 +125,8 @@ class EmbeddedVectorIndex:
     def _apply(
         self, shard: _Shard, ids: list[str], current: dict[str, tuple[bytes, dict[str, Any]]]
     ) -> None:
-        keep = [row for row, image_id in enumerate(shard.ids) if image_id not in set(ids)]
+        changed = set(ids)
+        keep = [row for row, image_id in enumerate(shard.ids) if image_id not in changed]
         matrix = shard.matrix[keep] if shard.matrix is not None and keep else None
         shard.ids = [shard.ids[row] for row in keep]
         shard.metadata = [shard.metadata[row] for row in keep]
@@ -137,4 +137,3 @@ class EmbeddedVectorIndex:
             shard.ids.extend(added)
             shard.metadata.extend(current[i][1] for i in added)
         shard.matrix = matrix
-        shard.rows = {image_id: row for row, image_id in enumerate(shard.ids)}
