@@ -51,5 +51,7 @@ def test_openapi_schema_holds_under_generated_requests(tmp_path: Path) -> None:
         )
     finally:
         server.stop()
+    if result.returncode != 0:
+        print(result.stdout)  # the whole report, in the test's captured output
     assert result.returncode == 0, result.stdout[-6000:]
     assert " passed" in result.stdout

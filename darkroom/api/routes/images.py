@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 
 from darkroom.api.errors import COMMON, invalid
 from darkroom.api.routes.uploads import links, services
@@ -151,9 +153,24 @@ def _blob_response(
     if filename:
         headers["Content-Disposition"] = f'inline; filename="{filename}"'
     path = svc.runtime.blobs.local_path(key)
-    if path is not None:
-        return FileResponse(path, media_type=media_type, headers=headers)
-    return Response(svc.runtime.blobs.get(key), media_type=media_type, headers=headers)
+    try:
+        if path is None:
+            return Response(svc.runtime.blobs.get(key), media_type=media_type, headers=headers)
+        # Open now: a worker may move the file to its class folder, or a delete remove it, at
+        # any moment; an open handle keeps the bytes, a path handed to FileResponse would not.
+        handle = open(path, "rb")  # noqa: SIM115 (closed by the response when it is sent)
+    except (FileNotFoundError, KeyError):
+        raise HTTPException(
+            404, "the file is gone (moved or deleted just now); ask again"
+        ) from None
+    headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
+    return StreamingResponse(_chunks(handle), media_type=media_type, headers=headers)
+
+
+def _chunks(handle: BinaryIO, size: int = 256 * 1024) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 @router.get(
