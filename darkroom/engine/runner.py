@@ -99,6 +99,8 @@ class Engine:
             if self.clock() - extended_at > visibility / 3:
                 self.queue.extend(claim, visibility)
                 extended_at = self.clock()
+            if step.definition.checkpoint:
+                unsaved.save()
             ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, scratch)
             started = self.clock()
             try:
@@ -121,7 +123,7 @@ class Engine:
             elif image.status is not ImageStatus.PROCESSING:
                 updates["status"] = ImageStatus.PROCESSING  # with the first result, not alone
             unsaved.add(step.name, result.output, updates, step_events, elapsed)
-            if unsaved.seconds >= self.commit_interval:
+            if step.definition.checkpoint or unsaved.seconds >= self.commit_interval:
                 unsaved.save()
             _apply(image, updates)
             outputs[step.name] = result.output

@@ -64,3 +64,7 @@ class StepDefinition(Generic[S]):
     event: str  # the detail-type announced when the step finishes
     needs: tuple[str, ...] = ()  # steps that must come earlier in a recipe
     description: str = ""
+    # A checkpoint changes something earlier steps depend on (organize moves the original), so
+    # re-running them after it would fail: the engine saves every result before it runs and
+    # its own right after, instead of grouping it with quicker steps.
+    checkpoint: bool = False

@@ -43,4 +43,5 @@ STEP = StepDefinition(
     event="ImageOrganized",
     needs=("classify",),
     description="move the original to its class folder (cats/, dogs/, others/) per owner",
+    checkpoint=True,
 )
