@@ -58,3 +58,10 @@ def _noop(ctx: StepContext, settings: NoopSettings) -> StepResult:
 
 
 NOOP = StepDefinition(name="noop", run=_noop, settings=NoopSettings, event="NoopDone")
+
+
+def _die(ctx: StepContext, settings: NoopSettings) -> StepResult:
+    raise KeyboardInterrupt("the worker is killed here")  # not an Exception: nothing is saved
+
+
+DIE = StepDefinition(name="die", run=_die, settings=NoopSettings, event="Never")

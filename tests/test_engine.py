@@ -372,3 +372,29 @@ def test_unknown_detector_provider_fails_the_job_with_its_name(
     image = runtime.catalog.get_image(image_id)
     assert image is not None and image.status is ImageStatus.FAILED
     assert "unknown detector provider 'magic'; available: onnx, opencv" in (image.error or "")
+
+
+def test_a_worker_killed_after_organize_resumes_with_the_original_moved(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    steps = "[{step: validate}, {step: normalize}, {step: detect, with: {provider: 'tests.plugins:colour_detector', size: 64}}, {step: classify}, {step: organize}"
+    (tmp_path / "dies.yaml").write_text(
+        f"name: dies\nsteps: {steps}, {{step: 'tests.plugins:DIE', name: die}}]\n"
+    )
+    (tmp_path / "lives.yaml").write_text(f"name: dies\nsteps: {steps}, {{step: record}}]\n")
+    runtime.recipes.add_file(tmp_path / "dies.yaml")
+    image_id = accept(runtime, "cat.jpg", recipe="dies")
+    claim = runtime.queue.claim("doomed", visibility=0.05)
+    assert claim is not None
+    with pytest.raises(KeyboardInterrupt):
+        runtime.engine.process(claim)
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None and image.location.startswith("cats/")  # the move was saved with it
+    runtime.recipes.add_file(tmp_path / "lives.yaml")
+    import time
+
+    time.sleep(0.1)
+    drain(runtime)
+    image = runtime.catalog.get_image(image_id)
+    assert image is not None and image.status is ImageStatus.COMPLETED, image and image.error
+    assert len(runtime.catalog.detection_records(image_id)) == 1
