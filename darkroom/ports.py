@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Protocol
 
+from darkroom.domain.analysis import Analysis
 from darkroom.domain.events import Event
 from darkroom.domain.records import (
     Claim,
@@ -107,6 +108,17 @@ class Catalog(Protocol):
     def pending_events(self, limit: int = 100, older_than: float = 0.0) -> list[Event]: ...
     def mark_events_published(self, ids: Sequence[str]) -> None: ...
 
+    def add_analysis(self, analysis: Analysis) -> Analysis:
+        """Store a new version of an image's analysis (its `version` is assigned here) and
+        answer it. The same analysis id again (a repeated step) keeps the first one stored."""
+        ...
+
+    def analyses(self, image_id: str) -> list[Analysis]:
+        """Every version of an image's analysis, newest first."""
+        ...
+
+    def latest_analysis(self, image_id: str) -> Analysis | None: ...
+
 
 class Queue(Protocol):
     """Jobs with expiring claims (visibility timeout), counted deliveries, a dead-letter queue."""
@@ -198,8 +210,31 @@ class TextIndex(Protocol):
     ) -> list[VectorHit]: ...
 
 
+@dataclass(frozen=True)
+class AnalyzerAnswer:
+    result: dict[str, Any]  # valid against the schema it was asked for
+    model: str  # as the service named it in its answer
+    seconds: float  # every request, retries included
+    attempts: int  # answers asked for until one fitted the schema
+
+
+class Analyzer(Protocol):
+    """A vision model asked for a JSON answer held to a schema."""
+
+    name: str  # e.g. "llm:openai"
+    model: str
+
+    def analyze(
+        self, picture: bytes, media_type: str, prompt: str, schema: dict[str, Any]
+    ) -> AnalyzerAnswer:
+        """Raises darkroom.domain.errors.Permanent when retrying cannot help (no key, a refused
+        key, answers that never fit the schema); other errors are worth retrying later."""
+        ...
+
+
 class Providers(Protocol):
     """Models by name, each loaded once per process."""
 
     def detector(self, name: str, options: dict[str, Any]) -> Detector: ...
     def embedder(self, name: str, options: dict[str, Any]) -> Embedder: ...
+    def analyzer(self, name: str, options: dict[str, Any]) -> Analyzer: ...

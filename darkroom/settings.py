@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,52 @@ DEFAULT_PLANS = {
     "free": Plan(rate=2, burst=5, quota=1_000, period="day"),
     "unlimited": Plan(rate=1_000_000, burst=1_000_000),
 }
+
+
+def _key(service: str) -> Any:
+    return Field(
+        default=None,
+        validation_alias=AliasChoices(f"DARKROOM_{service}_API_KEY", f"{service}_API_KEY"),
+    )
+
+
+class ApiKeys(BaseSettings):
+    """Keys of the model services: DARKROOM_<SERVICE>_API_KEY, else the service's own variable
+    (OPENAI_API_KEY...). Secret strings: they never show in a repr, a log line or an error."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    openai: SecretStr | None = _key("OPENAI")
+    anthropic: SecretStr | None = _key("ANTHROPIC")
+    voyage: SecretStr | None = _key("VOYAGE")
+
+
+class LlmSettings(BaseSettings):
+    """Defaults of the `llm` analyzer; a recipe's options override them."""
+
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_LLM_", extra="ignore")
+
+    api: Literal["openai", "anthropic"] | None = Field(
+        default=None, description="wire format; none: the service whose key is set"
+    )
+    model: str | None = None
+    base_url: str | None = Field(default=None, description="any OpenAI-compatible server")
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+class EmbeddingServiceSettings(BaseSettings):
+    """Defaults of the `http` embeddings provider; a recipe's options override them."""
+
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_EMBEDDINGS_", extra="ignore")
+
+    api: Literal["voyage", "openai"] | None = Field(
+        default=None, description="response shape; none: the service whose key is set"
+    )
+    model: str | None = None
+    base_url: str | None = None
+    dim: int | None = Field(default=None, ge=1)
+    threshold: float | None = Field(default=None, ge=-1, le=1)
+    timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -68,6 +114,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     limits: Limits = Field(default_factory=Limits)
+    text_embedder: str | None = Field(
+        default=None,
+        description="embedding provider for text queries when not `embedder` (http: analyses)",
+    )
 
     @property
     def storage_url(self) -> str:

@@ -108,9 +108,30 @@ class DetectionOut(BaseModel):
     ImageFormat: str
 
 
+class AnalysisOut(BaseModel):
+    """One version of an image's analysis by a vision model."""
+
+    analysis_id: str
+    image_id: str
+    version: int = Field(description="1 for the first analysis of the image, then 2, 3, ...")
+    provider: str = Field(examples=["llm:openai"])
+    model: str
+    seconds: float = Field(description="the provider's latency, retries included")
+    attempts: int = Field(description="answers asked for until one fitted the schema")
+    prompt_hash: str = Field(description="SHA-256 of the prompt")
+    schema_hash: str = Field(description="SHA-256 of the JSON schema (canonical JSON)")
+    result: dict[str, Any] = Field(description="the answer, valid against that schema")
+    created_at: str
+
+
+class AnalysesOut(BaseModel):
+    items: list[AnalysisOut] = Field(description="every version, newest first")
+
+
 class ImageDetail(ImageOut):
     steps: dict[str, StepState]
     detections: list[DetectionOut]
+    analysis: AnalysisOut | None = Field(default=None, description="the latest analysis")
 
 
 class ImagePage(BaseModel):

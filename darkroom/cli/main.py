@@ -322,6 +322,8 @@ def images_show(image_id: str, as_json: JsonOption = False) -> None:
     record = image_record(image, rt.blobs, rt.catalog)
     record["steps"] = rt.catalog.step_outputs(image.job_id) if image.job_id else {}
     record["detection_records"] = [r.to_json() for r in rt.catalog.detection_records(image.id)]
+    latest = rt.catalog.latest_analysis(image.id)
+    record["analysis"] = latest.to_json() if latest is not None else None
     if as_json:
         json_line(record)
         return

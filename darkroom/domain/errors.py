@@ -13,3 +13,8 @@ class RecipeError(ValueError):
 
 class NotFound(LookupError):
     """A record that does not exist, or belongs to someone else (callers cannot tell which)."""
+
+
+class Permanent(Exception):
+    """A failure that trying again cannot fix (no API key, a refused key, answers that never fit
+    the schema): the job is dead-lettered at once with this reason, to be replayed once fixed."""

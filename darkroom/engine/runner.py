@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import metrics
-from darkroom.domain.errors import RecipeError, Rejected
+from darkroom.domain.errors import Permanent, RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
 from darkroom.domain.records import Claim, Image, ImageStatus
 from darkroom.engine.outbox import Outbox
@@ -207,7 +207,7 @@ class Engine:
         error = f"{step.name}: {type(exc).__name__}: {exc}"
         metrics.STEP_FAILURES.labels(claim.job.recipe, step.name).inc()
         failures = self.catalog.count_step_failure(claim.job.id, step.name, error)
-        if failures >= step.retry.max_attempts:
+        if failures >= step.retry.max_attempts or isinstance(exc, Permanent):
             outcome.error = error
             return self._dead_letter(claim, image, error, traceback.format_exc(), events, outcome)
         delay = step.retry.delay(failures)

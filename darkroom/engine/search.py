@@ -44,6 +44,7 @@ class Search:
         limits: Limits,
         embedder: str = "descriptor",
         embedder_options: dict[str, Any] | None = None,
+        text_embedder: str | None = None,
     ) -> None:
         self.vectors = vectors
         self.text = text
@@ -51,9 +52,19 @@ class Search:
         self.limits = limits
         self.embedder_name = embedder
         self.embedder_options = embedder_options or {}
+        # Words may be searched in another space than pictures: `http` embeds the analyses,
+        # while "looks like" keeps the picture embedder.
+        self.text_embedder_name = text_embedder
 
     def embedder(self) -> Embedder:
         return self.providers.embedder(self.embedder_name, self.embedder_options)
+
+    def words_embedder(self) -> Embedder:
+        """The embedder of text queries: `text_embedder` when set (its own options from its
+        settings), else the picture embedder (CLIP reads both)."""
+        if self.text_embedder_name and self.text_embedder_name != self.embedder_name:
+            return self.providers.embedder(self.text_embedder_name, {})
+        return self.embedder()
 
     def threshold(self, min_score: float | None) -> float:
         return min_score if min_score is not None else self.embedder().threshold
@@ -67,11 +78,16 @@ class Search:
         filters: dict[str, str] | None = None,
     ) -> list[Hit]:
         rankings = {"text": self.text.search(owner, query, limit * 2, filters)}
-        embedder = self.embedder()
+        embedder = self.words_embedder()
         vectors = embedder.embed_texts([query])
         if vectors is not None:  # a model with a text side (CLIP): text-to-image too
             rankings["vector"] = self.vectors.search(
-                embedder.space, owner, vectors[0], limit * 2, self.threshold(min_score), filters
+                embedder.space,
+                owner,
+                vectors[0],
+                limit * 2,
+                min_score if min_score is not None else embedder.threshold,
+                filters,
             )
         if len(rankings) == 1:
             return [

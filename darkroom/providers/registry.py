@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from darkroom.ports import Detector, Embedder
+from darkroom.ports import Analyzer, Detector, Embedder
 
 DetectorFactory = Callable[[dict[str, Any]], Detector]
 EmbedderFactory = Callable[[dict[str, Any]], Embedder]
+AnalyzerFactory = Callable[[dict[str, Any]], Analyzer]
 
 
 def _opencv(options: dict[str, Any]) -> Detector:
@@ -50,12 +51,26 @@ def _descriptor(options: dict[str, Any]) -> Embedder:
     return ColourTextureEmbedder(options)
 
 
+def _http_embeddings(options: dict[str, Any]) -> Embedder:
+    from darkroom.providers.http_embeddings import HttpEmbedder
+
+    return HttpEmbedder(options)
+
+
+def _llm(options: dict[str, Any]) -> Analyzer:
+    from darkroom.providers.llm import LlmAnalyzer
+
+    return LlmAnalyzer(options)
+
+
 DETECTORS: dict[str, DetectorFactory] = {
     "opencv": _opencv,
     "onnx": _onnx,
     "rekognition": _rekognition,
 }
 EMBEDDERS: dict[str, EmbedderFactory] = {"descriptor": _descriptor}
+EMBEDDERS["http"] = _http_embeddings
+ANALYZERS: dict[str, AnalyzerFactory] = {"llm": _llm}
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,20 @@ KNOWN = (
         "",
         "colour and texture descriptor for look-alike search (offline)",
     ),
+    ProviderInfo(
+        "llm",
+        "analyzer",
+        ("httpx", "jsonschema"),
+        "",
+        "vision LLM (OpenAI-compatible or Anthropic) answering JSON held to a schema",
+    ),
+    ProviderInfo(
+        "http",
+        "embedder",
+        ("httpx",),
+        "",
+        "Voyage or OpenAI-compatible text embeddings of the analyses (meaning search)",
+    ),
 )
 
 
@@ -103,6 +132,11 @@ def readiness() -> dict[str, str]:
             states[info.name] = f"missing {', '.join(missing)}{hint}"
         elif info.name == "opencv" and not _cascades_present():
             states[info.name] = "OpenCV has no bundled Haar cascades (OpenCV 5?): pin opencv<5"
+        elif info.name in KEYED and not any(_key_set(service) for service in KEYED[info.name]):
+            names = " or ".join(
+                f"DARKROOM_{service.upper()}_API_KEY" for service in KEYED[info.name]
+            )
+            states[info.name] = f"no API key (set {names})"
         else:
             states[info.name] = "ready"
     return states
@@ -119,12 +153,22 @@ def _cascades_present() -> bool:
 
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
+# Providers that call a service, and the services whose key lets them.
+KEYED = {"llm": ("openai", "anthropic"), "http": ("voyage", "openai")}
+
+
+def _key_set(service: str) -> bool:
+    from darkroom.settings import ApiKeys
+
+    return getattr(ApiKeys(), service) is not None
+
 
 class ProviderRegistry:
     def __init__(self) -> None:
         self.factories: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
             "detector": dict(DETECTORS),
             "embedding": dict(EMBEDDERS),
+            "analyzer": dict(ANALYZERS),
         }
         self._built: dict[tuple[str, str], Any] = {}
 
@@ -133,6 +177,9 @@ class ProviderRegistry:
 
     def embedder(self, name: str, options: dict[str, Any]) -> Embedder:
         return self._provider("embedding", name, options)  # type: ignore[no-any-return]
+
+    def analyzer(self, name: str, options: dict[str, Any]) -> Analyzer:
+        return self._provider("analyzer", name, options)  # type: ignore[no-any-return]
 
     def _provider(self, kind: str, name: str, options: dict[str, Any]) -> Any:
         """Built once per (kind, name, options) and kept: a model loads once per process."""

@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 from darkroom.steps import (
+    analyze,
     classify,
     content_hash,
     detect,
@@ -34,6 +35,7 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         notify,
         embed,
         index,
+        analyze,
     )
 }
 

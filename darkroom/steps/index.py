@@ -1,10 +1,11 @@
-"""index: the words a picture is found by (file name, class, labels, captions, tags) into the
-full-text index."""
+"""index: the words a picture is found by (file name, class, labels, captions, tags, and what
+its latest analysis says) into the full-text index."""
 
 from __future__ import annotations
 
 import re
 
+from darkroom.domain.analysis import words
 from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSettings
 from darkroom.steps.embed import index_metadata
 
@@ -28,6 +29,9 @@ def words_of(ctx: StepContext) -> str:
                 parts.append(value)
             elif isinstance(value, list):
                 parts.extend(str(item) for item in value)
+    latest = ctx.ports.catalog.latest_analysis(ctx.image.id)
+    if latest is not None:  # summary, category, objects, colours, text seen, tags...
+        parts.extend(words(latest.result))
     for key, value in ctx.image.metadata.items():
         if isinstance(value, str):
             parts.append(f"{key} {value}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Row
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.database import Database
+from darkroom.domain.analysis import Analysis
 from darkroom.domain.events import Event
 from darkroom.domain.records import (
     IMAGE_UPDATABLE_FIELDS,
@@ -242,6 +244,7 @@ class SqlCatalog:
             conn.execute(delete(t.images).where(t.images.c.id == image_id))
             conn.execute(delete(t.detection_logs).where(t.detection_logs.c.image_id == image_id))
             conn.execute(delete(t.contents).where(t.contents.c.image_id == image_id))
+            conn.execute(delete(t.analyses).where(t.analyses.c.image_id == image_id))
 
     # steps
 
@@ -403,3 +406,71 @@ class SqlCatalog:
         with self.db.atomic() as conn:
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(_MARK_PUBLISHED, {"ids": list(ids[start : start + _CHUNK])})
+
+    # analyses
+
+    def add_analysis(self, analysis: Analysis) -> Analysis:
+        table = t.analyses
+        with self.db.atomic() as conn:
+            stored = conn.execute(select(table).where(table.c.id == analysis.id)).first()
+            if stored is not None:  # a repeated step: its first analysis stands
+                return _analysis(stored)
+            latest = conn.execute(
+                select(func.max(table.c.version)).where(table.c.image_id == analysis.image_id)
+            ).scalar()
+            version = int(latest or 0) + 1
+            conn.execute(
+                insert(table).values(
+                    id=analysis.id,
+                    image_id=analysis.image_id,
+                    owner=analysis.owner,
+                    version=version,
+                    job_id=analysis.job_id,
+                    provider=analysis.provider,
+                    model=analysis.model,
+                    seconds=analysis.seconds,
+                    attempts=analysis.attempts,
+                    prompt_hash=analysis.prompt_hash,
+                    schema_hash=analysis.schema_hash,
+                    result=analysis.result,
+                    created_at=_epoch(analysis.created_at),
+                )
+            )
+        return replace(analysis, version=version)
+
+    def analyses(self, image_id: str) -> list[Analysis]:
+        table = t.analyses
+        sql = select(table).where(table.c.image_id == image_id).order_by(table.c.version.desc())
+        with self.db.read() as conn:
+            return [_analysis(row) for row in conn.execute(sql)]
+
+    def latest_analysis(self, image_id: str) -> Analysis | None:
+        table = t.analyses
+        sql = (
+            select(table)
+            .where(table.c.image_id == image_id)
+            .order_by(table.c.version.desc())
+            .limit(1)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(sql).first()
+        return _analysis(row) if row is not None else None
+
+
+def _analysis(row: Row[Any]) -> Analysis:
+    data = row._mapping
+    return Analysis(
+        id=data["id"],
+        image_id=data["image_id"],
+        owner=data["owner"],
+        version=data["version"],
+        provider=data["provider"],
+        model=data["model"],
+        seconds=data["seconds"],
+        attempts=data["attempts"],
+        prompt_hash=data["prompt_hash"],
+        schema_hash=data["schema_hash"],
+        result=data["result"],
+        job_id=data["job_id"],
+        created_at=_moment(data["created_at"]),
+    )

@@ -197,3 +197,23 @@ vector_changes = Table(
     Column("owner", String(128), nullable=False),
     sqlite_autoincrement=True,
 )
+
+# Every analysis of an image, each a version kept beside the older ones.
+analyses = Table(
+    "analyses",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("image_id", String(32), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("job_id", String(32)),
+    Column("provider", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("prompt_hash", String(64), nullable=False),
+    Column("schema_hash", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("image_id", "version", name="uq_analyses_version"),
+)

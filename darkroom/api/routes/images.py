@@ -16,6 +16,7 @@ from darkroom.api.errors import COMMON, invalid
 from darkroom.api.routes.uploads import links, services
 from darkroom.api.schemas import (
     Accepted,
+    AnalysesOut,
     DetectionOut,
     DuplicatesOut,
     ImageDetail,
@@ -136,7 +137,19 @@ def get_image(
     record["detections"] = [
         DetectionOut(**r.to_json()) for r in svc.runtime.catalog.detection_records(image.id)
     ]
+    latest = svc.runtime.catalog.latest_analysis(image.id)
+    record["analysis"] = latest.to_json() if latest is not None else None
     return record
+
+
+@router.get("/images/{image_id}/analyses", response_model=AnalysesOut, responses=NOT_FOUND)
+def analyses(
+    image_id: str, request: Request, principal: Principal = Depends(authenticate)
+) -> dict[str, Any]:
+    """Every analysis of an image by a vision model, newest first; reprocessing adds one."""
+    svc = services(request)
+    image = owned(svc, image_id, principal)
+    return {"items": [a.to_json() for a in svc.runtime.catalog.analyses(image.id)]}
 
 
 def _blob_response(

@@ -1,0 +1,377 @@
+"""The `llm` analyzer: a vision model asked for a JSON answer held to a schema.
+
+Two wire formats, through httpx:
+- OpenAI-compatible chat completions (`POST {base}/chat/completions`): the picture as a base64
+  data URL in an `image_url` part; `response_format: json_schema` (strict when the schema
+  allows it) makes the service itself hold the answer to the schema. The base URL is a
+  setting, so any compatible server (vLLM, Ollama, llama.cpp, a proxy) works; for one without
+  structured outputs, `response_format: json_object` or `none` puts the schema in the prompt.
+- Anthropic messages (`POST {base}/v1/messages`): the picture as a base64 image source, and the
+  schema as the `input_schema` of one tool the model is made to call (`tool_choice`). A tool
+  call arrives as an already-parsed object (no prose or code fences to strip), and a wrong one
+  can be answered the way the API defines, with an `is_error` tool result: the model sees its
+  own call and what was wrong with it.
+
+Every answer is validated here with `jsonschema`, whatever the service promised. One that does
+not fit (malformed JSON, a schema mismatch) is sent back with the validation error, up to
+`attempts` answers; then the analysis fails with the last reason. Keys come from the recipe's
+`api_key_env`, else DARKROOM_<SERVICE>_API_KEY, else <SERVICE>_API_KEY.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import time
+from typing import Any, Literal, Protocol
+
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from darkroom.domain.errors import Permanent
+from darkroom.ports import AnalyzerAnswer
+from darkroom.providers.http_calls import CallPolicy, ServiceClient
+from darkroom.settings import ApiKeys, LlmSettings
+
+log = logging.getLogger("darkroom.providers.llm")
+
+Api = Literal["openai", "anthropic"]
+DEFAULT_BASE_URL: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+}
+DEFAULT_MODEL: dict[str, str] = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
+ANTHROPIC_VERSION = "2023-06-01"
+TOOL = "record_analysis"
+
+
+class InvalidAnswer(Permanent):
+    """The model never gave an answer that fits the schema."""
+
+
+class MissingKey(Permanent):
+    """No API key is configured for the service."""
+
+
+class LlmOptions(BaseModel):
+    """A recipe's `options` for the llm analyzer; unset ones come from DARKROOM_LLM_*."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api: Api | None = Field(default=None, description="openai (and compatible) or anthropic")
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = Field(
+        default=None, description="name of the variable holding the key (another server's)"
+    )
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10, description="HTTP retries per request")
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    attempts: int = Field(default=3, ge=1, le=10, description="answers until one fits")
+    max_tokens: int = Field(default=1024, ge=16, le=65536)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    response_format: Literal["json_schema", "json_object", "none"] = Field(
+        default="json_schema", description="OpenAI-compatible servers: how JSON is asked for"
+    )
+    detail: Literal["auto", "low", "high"] = Field(
+        default="auto", description="OpenAI image detail"
+    )
+
+
+class LlmAnalyzer:
+    def __init__(self, options: dict[str, Any]) -> None:
+        try:
+            opts = LlmOptions.model_validate(options)
+        except ValidationError as exc:
+            raise ValueError(f"llm options: {exc}") from None
+        defaults = LlmSettings()
+        keys = ApiKeys()
+        api: Api = opts.api or defaults.api or _api_with_a_key(keys)
+        self.api = api
+        self.name = f"llm:{api}"
+        self.model = opts.model or defaults.model or DEFAULT_MODEL[api]
+        self.options = opts
+        base_url = (opts.base_url or defaults.base_url or DEFAULT_BASE_URL[api]).rstrip("/")
+        self.custom_server = base_url != DEFAULT_BASE_URL[api]
+        if opts.api_key_env:
+            secret = os.environ.get(opts.api_key_env) or None
+            self.key_hint = opts.api_key_env
+        else:
+            stored = keys.openai if api == "openai" else keys.anthropic
+            secret = stored.get_secret_value() if stored is not None else None
+            self.key_hint = f"DARKROOM_{api.upper()}_API_KEY or {api.upper()}_API_KEY"
+        self.has_key = secret is not None
+        self.wire: _Wire = _OpenAiChat(opts) if api == "openai" else _AnthropicMessages(opts)
+        self.client = ServiceClient(
+            self.name,
+            base_url,
+            self.wire.headers(secret),
+            secret=secret,
+            key_hint=self.key_hint,
+            timeout=opts.timeout_seconds or defaults.timeout_seconds,
+            policy=CallPolicy(max_retries=opts.max_retries, backoff_seconds=opts.backoff_seconds),
+        )
+
+    def analyze(
+        self, picture: bytes, media_type: str, prompt: str, schema: dict[str, Any]
+    ) -> AnalyzerAnswer:
+        # A server of your own may need no key; the public services always do.
+        if not self.has_key and not self.custom_server:
+            raise MissingKey(f"{self.name}: no API key; set {self.key_hint}")
+        validator = Draft202012Validator(schema)
+        started = time.monotonic()
+        image = base64.b64encode(picture).decode("ascii")
+        messages = self.wire.opening(image, media_type, prompt, schema)
+        last_error = ""
+        for attempt in range(1, self.options.attempts + 1):
+            data = self.client.post(self.wire.path, self.wire.body(self.model, messages, schema))
+            candidate, turn = self.wire.read(data)
+            result, last_error = check(candidate, validator)
+            if result is not None:
+                model = data.get("model")
+                return AnalyzerAnswer(
+                    result=result,
+                    model=model if isinstance(model, str) and model else self.model,
+                    seconds=time.monotonic() - started,
+                    attempts=attempt,
+                )
+            log.info(
+                "answer does not fit the schema, asking again",
+                extra={"provider": self.name, "attempt": attempt, "error": last_error},
+            )
+            messages = [*messages, *self.wire.correction(turn, last_error)]
+        raise InvalidAnswer(
+            f"{self.name}: no answer fitted the schema in {self.options.attempts} attempts; "
+            f"last: {last_error}"
+        )
+
+
+def _api_with_a_key(keys: ApiKeys) -> Api:
+    """The service whose key is set (OpenAI when both or neither are)."""
+    return "anthropic" if keys.anthropic is not None and keys.openai is None else "openai"
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def check(candidate: Any, validator: Draft202012Validator) -> tuple[dict[str, Any] | None, str]:
+    """The answer as a JSON object valid against the schema, or None and what is wrong."""
+    if isinstance(candidate, str):
+        text = candidate.strip()
+        fenced = _FENCE.match(text)
+        if fenced:  # models without structured outputs like to wrap JSON in a code fence
+            text = fenced.group(1)
+        try:
+            candidate = json.loads(text)
+        except ValueError as exc:
+            return None, f"not valid JSON ({exc})"
+    if not isinstance(candidate, dict):
+        return None, f"the answer is a JSON {type(candidate).__name__}, not an object"
+    errors = sorted(validator.iter_errors(candidate), key=lambda e: list(e.absolute_path))
+    if errors:
+        described = [
+            f"{'/'.join(str(part) for part in e.absolute_path) or 'the answer'}: {e.message}"
+            for e in errors[:5]
+        ]
+        return None, "does not fit the schema: " + "; ".join(described)
+    return candidate, ""
+
+
+def strict_compatible(schema: Any) -> bool:
+    """OpenAI's strict mode needs every object closed (additionalProperties false) with all its
+    properties required; anything else is sent non-strict (and still validated here)."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" or "properties" in schema:
+            properties = schema.get("properties", {})
+            if schema.get("additionalProperties") is not False:
+                return False
+            if set(schema.get("required", [])) != set(properties):
+                return False
+        return all(strict_compatible(value) for value in schema.values())
+    if isinstance(schema, list):
+        return all(strict_compatible(item) for item in schema)
+    return True
+
+
+class _Wire(Protocol):
+    path: str
+
+    def headers(self, secret: str | None) -> dict[str, str]: ...
+    def opening(
+        self, image: str, media_type: str, prompt: str, schema: dict[str, Any]
+    ) -> list[dict[str, Any]]: ...
+    def body(
+        self, model: str, messages: list[dict[str, Any]], schema: dict[str, Any]
+    ) -> dict[str, Any]: ...
+    def read(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The candidate answer (text or object) and the assistant turn to send back."""
+        ...
+
+    def correction(self, turn: dict[str, Any], error: str) -> list[dict[str, Any]]: ...
+
+
+class _OpenAiChat:
+    path = "/chat/completions"
+
+    def __init__(self, options: LlmOptions) -> None:
+        self.options = options
+
+    def headers(self, secret: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {secret}"} if secret else {}
+
+    def opening(
+        self, image: str, media_type: str, prompt: str, schema: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        text = prompt
+        if self.options.response_format != "json_schema":  # the service will not see the schema
+            text += "\n\nThe JSON schema the answer must fit:\n" + json.dumps(schema)
+        return [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": text},
+                    {
+                        "type": "image_url",
+                        "image_url": {
+                            "url": f"data:{media_type};base64,{image}",
+                            "detail": self.options.detail,
+                        },
+                    },
+                ],
+            }
+        ]
+
+    def body(
+        self, model: str, messages: list[dict[str, Any]], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "max_tokens": self.options.max_tokens,
+        }
+        if self.options.temperature is not None:
+            body["temperature"] = self.options.temperature
+        if self.options.response_format == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "analysis",
+                    "schema": schema,
+                    "strict": strict_compatible(schema),
+                },
+            }
+        elif self.options.response_format == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    def read(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        try:
+            message = data["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            return _NO_MESSAGE, {"role": "assistant", "content": ""}
+        content = message.get("content")
+        if not content and message.get("refusal"):
+            return f"(refused: {message['refusal']})", {"role": "assistant", "content": ""}
+        text = content if isinstance(content, str) else json.dumps(content)
+        return text, {"role": "assistant", "content": text}
+
+    def correction(self, turn: dict[str, Any], error: str) -> list[dict[str, Any]]:
+        return [
+            turn,
+            {
+                "role": "user",
+                "content": f"That answer is invalid: {error}. Answer again with only the JSON "
+                "object, fitting the schema.",
+            },
+        ]
+
+
+_NO_MESSAGE = "(the service's answer held no message)"
+
+
+class _AnthropicMessages:
+    path = "/v1/messages"
+
+    def __init__(self, options: LlmOptions) -> None:
+        self.options = options
+
+    def headers(self, secret: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if secret:
+            headers["x-api-key"] = secret
+        return headers
+
+    def opening(
+        self, image: str, media_type: str, prompt: str, schema: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "role": "user",
+                "content": [  # the picture before the words, as Anthropic advises
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": media_type, "data": image},
+                    },
+                    {"type": "text", "text": f"{prompt}\n\nRecord your answer with {TOOL}."},
+                ],
+            }
+        ]
+
+    def body(
+        self, model: str, messages: list[dict[str, Any]], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": self.options.max_tokens,
+            "messages": messages,
+            "tools": [
+                {
+                    "name": TOOL,
+                    "description": "Record the analysis of the picture. Its input is the "
+                    "answer, and must fit the input schema exactly.",
+                    "input_schema": schema,
+                }
+            ],
+            "tool_choice": {"type": "tool", "name": TOOL},
+        }
+        if self.options.temperature is not None:
+            body["temperature"] = self.options.temperature
+        return body
+
+    def read(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        blocks = data.get("content")
+        if not isinstance(blocks, list):
+            return _NO_MESSAGE, {"role": "assistant", "content": [{"type": "text", "text": "?"}]}
+        turn = {"role": "assistant", "content": blocks}
+        for block in blocks:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                return block.get("input"), turn
+        text = "".join(
+            str(b.get("text", ""))
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+        return text or _NO_MESSAGE, turn
+
+    def correction(self, turn: dict[str, Any], error: str) -> list[dict[str, Any]]:
+        calls = [
+            block
+            for block in turn["content"]
+            if isinstance(block, dict) and block.get("type") == "tool_use"
+        ]
+        advice = f"Invalid: {error}. Call {TOOL} again with input that fits the schema."
+        if calls:  # the API's own way to say a tool call was wrong
+            reply: list[dict[str, Any]] = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": calls[0].get("id", ""),
+                    "is_error": True,
+                    "content": advice,
+                }
+            ]
+        else:
+            reply = [{"type": "text", "text": advice}]
+        return [turn, {"role": "user", "content": reply}]
