@@ -118,7 +118,17 @@ class FakeModelService:
     requests: list[Seen] = field(default_factory=list)
     pictures: list[tuple[str, tuple[int, int]]] = field(default_factory=list)  # scene, size
     model: str = "fake-vision-1"
+    extra_tags: list[str] = field(default_factory=list)  # added to every analysis's tags
+    generation: int = 0
     _server: ThreadingHTTPServer | None = None
+
+    def reset(self) -> None:
+        self.generation += 1  # a request still stalled from before records nothing now
+        self.script.clear()
+        self.requests.clear()
+        self.pictures.clear()
+        self.model = "fake-vision-1"
+        self.extra_tags = []
 
     @property
     def url(self) -> str:
@@ -126,8 +136,12 @@ class FakeModelService:
 
     # scripting
 
-    def fail(self, status: int, retry_after: str | None = None) -> FakeModelService:
-        self.script.append(("status", (status, retry_after)))
+    def fail(
+        self, status: int, retry_after: str | None = None, echo_key: bool = False
+    ) -> FakeModelService:
+        """Answer `status`; with echo_key, quote the key sent in the message, as OpenAI's 401
+        does (partly) and a careless proxy might (wholly)."""
+        self.script.append(("status", (status, retry_after, echo_key)))
         return self
 
     def stall(self, seconds: float) -> FakeModelService:
@@ -154,8 +168,9 @@ class FakeModelService:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                service.requests.append(Seen(self.path, dict(self.headers.items()), body))
-                status, headers, answer = service.respond(self.path, body)
+                sent_headers = {k.lower(): v for k, v in self.headers.items()}
+                service.requests.append(Seen(self.path, sent_headers, body))
+                status, headers, answer = service.respond(self.path, body, sent_headers)
                 payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 try:
                     self.send_response(status)
@@ -178,13 +193,22 @@ class FakeModelService:
             self._server.shutdown()
             self._server.server_close()
 
-    def respond(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    def respond(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
+        generation = self.generation
         action, argument = self.script.popleft() if self.script else ("ok", None)
         if action == "status":
-            status, retry_after = argument
-            return status, {"retry-after": retry_after} if retry_after else {}, error(status)
+            status, retry_after, echo_key = argument
+            answer = error(status)
+            if echo_key:
+                sent = headers.get("x-api-key") or headers.get("authorization", "")
+                answer["error"]["message"] = f"Incorrect API key provided: {sent}"
+            return status, {"retry-after": retry_after} if retry_after else {}, answer
         if action == "stall":
             time.sleep(argument)
+            if generation != self.generation:
+                return 503, {}, error(503)
         if path.endswith("/embeddings"):
             return 200, {}, self.embeddings(body)
         if path.endswith("/chat/completions"):
@@ -197,6 +221,7 @@ class FakeModelService:
         scene, size = scene_of(picture)
         self.pictures.append((scene, size))
         answer = dict(SCENES[scene])
+        answer["tags"] = [*answer["tags"], *self.extra_tags]
         if action == "invalid":  # tags as one string, and no summary
             answer["tags"] = "cat, sleeping"
             del answer["summary"]
@@ -238,7 +263,12 @@ class FakeModelService:
             stop = "end_turn"
         else:
             content = [
-                {"type": "tool_use", "id": f"toolu_{len(self.requests)}", "name": tool, "input": answer}
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{len(self.requests)}",
+                    "name": tool,
+                    "input": answer,
+                }
             ]
             stop = "tool_use"
         return {
