@@ -72,7 +72,11 @@ def collection(runtime: Runtime) -> dict[str, str]:
 def test_collections_recipe_end_to_end(runtime: Runtime, fake: FakeModelService) -> None:
     ids = collection(runtime)
     # The model saw each 1600x1200 original as its 800 px thumbnail.
-    assert sorted(fake.pictures) == [("blue", (800, 600)), ("green", (800, 600)), ("red", (800, 600))]
+    assert sorted(fake.pictures) == [
+        ("blue", (800, 600)),
+        ("green", (800, 600)),
+        ("red", (800, 600)),
+    ]
     for scene, image_id in ids.items():
         [analysis] = runtime.catalog.analyses(image_id)
         assert analysis.result == SCENES[scene]

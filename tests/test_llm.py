@@ -120,7 +120,7 @@ def test_a_schema_violation_is_sent_back_and_the_next_answer_kept(
     fake.invalid()
     answer = analyze(analyzer(fake, api))
     assert answer.result == SCENES["red"] and answer.attempts == 2
-    first, second = fake.requests
+    _, second = fake.requests
     reply = second.body["messages"][-1]
     said = str(reply["content"])
     assert "'summary' is a required property" in said
@@ -238,7 +238,9 @@ def test_no_key_fails_before_any_request(
 ) -> None:
     monkeypatch.delenv(f"DARKROOM_{api.upper()}_API_KEY")
     llm = LlmAnalyzer({"api": api})  # the public service: a key is required
-    with pytest.raises(MissingKey, match=f"DARKROOM_{api.upper()}_API_KEY or {api.upper()}_API_KEY"):
+    with pytest.raises(
+        MissingKey, match=f"DARKROOM_{api.upper()}_API_KEY or {api.upper()}_API_KEY"
+    ):
         analyze(llm)
 
 
@@ -271,7 +273,7 @@ def test_the_key_never_reaches_a_log_line_or_an_error(
             lambda: fake.invalid().invalid().invalid(),
         ):
             script()
-            with pytest.raises(Exception) as caught:  # noqa: PT011 (every kind, on purpose)
+            with pytest.raises(Exception) as caught:  # every kind, on purpose
                 analyze(llm)
             errors.append(f"{caught.value!r} {caught.value}")
             fake.script.clear()
