@@ -201,3 +201,13 @@ def test_a_recipe_schema_must_be_a_json_schema_of_an_object(tmp_path: Path) -> N
     with pytest.raises(RecipeError, match="not a valid JSON Schema"):
         load_text(recipe.replace("{}", "{type: object, required: 3}"), origin="test")
     assert load_text(recipe.replace("{}", "{type: object}"), origin="test")
+
+
+def test_words_still_match_when_the_text_embedder_fails(
+    runtime: Runtime, fake: FakeModelService, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = collection(runtime)
+    fake.fail(401, echo_key=True)
+    hits = runtime.search.by_text("alice", "blanket")
+    assert [(hit.image_id, list(hit.sources)) for hit in hits] == [(ids["red"], ["text"])]
+    assert "text embedder failed" in caplog.text and SECRET not in caplog.text

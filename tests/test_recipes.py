@@ -87,7 +87,9 @@ def test_user_recipes_folder_adds_and_overrides(tmp_path: Path) -> None:
 
 
 def test_unknown_recipe_lists_the_known_ones() -> None:
-    with pytest.raises(RecipeError, match="unknown recipe 'nope'; known recipes: collections, pets"):
+    with pytest.raises(
+        RecipeError, match="unknown recipe 'nope'; known recipes: collections, pets"
+    ):
         RecipeBook().get("nope")
 
 

@@ -6,12 +6,15 @@ threshold (or the caller's), and text hits must hold every word of the query.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import imaging
 from darkroom.ports import Embedder, Providers, TextIndex, VectorHit, VectorIndex
 from darkroom.settings import Limits
+
+log = logging.getLogger("darkroom.search")
 
 RRF_K = 60  # the constant of Cormack et al.: ranks past ~60 barely count
 
@@ -79,7 +82,14 @@ class Search:
     ) -> list[Hit]:
         rankings = {"text": self.text.search(owner, query, limit * 2, filters)}
         embedder = self.words_embedder()
-        vectors = embedder.embed_texts([query])
+        try:
+            vectors = embedder.embed_texts([query])
+        except Exception as exc:  # a remote embedder without a key, or down: words still match
+            log.warning(
+                "text embedder failed; answering from full text only",
+                extra={"embedder": embedder.name, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            vectors = None
         if vectors is not None:  # a model with a text side (CLIP): text-to-image too
             rankings["vector"] = self.vectors.search(
                 embedder.space,
