@@ -18,6 +18,7 @@ from darkroom.domain.records import (
     Claim,
     DeadLetter,
     DetectionRecord,
+    FinishedStep,
     Image,
     ImageStatus,
     Job,
@@ -74,17 +75,17 @@ class Catalog(Protocol):
     def delete_image(self, image_id: str) -> None: ...
 
     def step_outputs(self, job_id: str) -> dict[str, dict[str, Any]]: ...
-    def finish_step(
+    def finish_steps(
         self,
         job_id: str,
-        step: str,
-        output: dict[str, Any],
         image_id: str,
-        image_updates: dict[str, Any],
-        events: Sequence[Event],
-        seconds: float = 0.0,
+        steps: Sequence[FinishedStep],
+        image_updates: dict[str, Any] | None = None,
+        events: Sequence[Event] = (),
     ) -> None:
-        """Store a step's output, its changes to the image and its events in one transaction."""
+        """Store steps' outputs, their changes to the image and their events in one transaction,
+        then the job's own `image_updates` and `events`. A step already stored for this job (by a
+        worker whose claim expired) keeps its first result; its repeat changes nothing."""
         ...
 
     def step_seconds(self) -> dict[str, tuple[int, float]]: ...

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import metrics
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
-from darkroom.domain.records import Claim, Image, ImageStatus
+from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
 from darkroom.ports import Catalog, Queue
@@ -137,10 +137,9 @@ class Engine:
             "engine", PROCESSED, self._detail(image, status=final.value), key=f"{job.id}:done"
         )
         with self.catalog.atomic():
-            unsaved.save()
-            if final is ImageStatus.COMPLETED:
-                self.catalog.update_image(image.id, status=final)
-            self.catalog.add_events([done])
+            unsaved.save(
+                {"status": final} if final is ImageStatus.COMPLETED else None, events=[done]
+            )
             self.queue.ack(claim)
             later = self.outbox.within([*events, done])
         self.outbox.publish(later)
@@ -263,9 +262,7 @@ class _UnsavedResults:
     catalog: Catalog
     job_id: str
     image_id: str
-    results: list[tuple[str, dict[str, Any], dict[str, Any], list[Event], float]] = field(
-        default_factory=list
-    )
+    results: list[FinishedStep] = field(default_factory=list)
     seconds: float = 0.0
 
     def add(
@@ -276,18 +273,17 @@ class _UnsavedResults:
         events: list[Event],
         seconds: float,
     ) -> None:
-        self.results.append((step, output, updates, events, seconds))
+        self.results.append(FinishedStep(step, output, updates, tuple(events), seconds))
         self.seconds += seconds
 
-    def save(self) -> None:
-        if not self.results:
+    def save(
+        self, image_updates: dict[str, Any] | None = None, events: Sequence[Event] = ()
+    ) -> None:
+        """Commit what is pending, with the job's own final changes when it ends."""
+        if not self.results and not image_updates and not events:
             return
-        with self.catalog.atomic():
-            for step, output, updates, events, seconds in self.results:
-                self.catalog.finish_step(
-                    self.job_id, step, output, self.image_id, updates, events, seconds
-                )
-        self.results.clear()
+        self.catalog.finish_steps(self.job_id, self.image_id, self.results, image_updates, events)
+        self.results = []
         self.seconds = 0.0
 
 

@@ -17,6 +17,7 @@ from darkroom.domain.events import Event
 from darkroom.domain.records import (
     IMAGE_UPDATABLE_FIELDS,
     DetectionRecord,
+    FinishedStep,
     Image,
     ImageStatus,
     Label,
@@ -130,7 +131,9 @@ _MARK_PUBLISHED = (
 class SqlCatalog:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._insert_step_result = db.insert_ignoring_conflicts(t.step_results)
+        self._insert_step_results = db.insert_ignoring_conflicts(t.step_results).returning(
+            t.step_results.c.step
+        )
         self._insert_event = db.insert_ignoring_conflicts(t.events)
 
     @contextmanager
@@ -251,33 +254,42 @@ class SqlCatalog:
                 step: output for step, output in conn.execute(_STEP_OUTPUTS, {"job_id": job_id})
             }
 
-    def finish_step(
+    def finish_steps(
         self,
         job_id: str,
-        step: str,
-        output: dict[str, Any],
         image_id: str,
-        image_updates: dict[str, Any],
-        events: Sequence[Event],
-        seconds: float = 0.0,
+        steps: Sequence[FinishedStep],
+        image_updates: dict[str, Any] | None = None,
+        events: Sequence[Event] = (),
     ) -> None:
+        now = time.time()
+        rows = [
+            {
+                "job_id": job_id,
+                "step": item.step,
+                "image_id": image_id,
+                "output": item.output,
+                "seconds": item.seconds,
+                "finished_at": now,
+            }
+            for item in steps
+        ]
         with self.db.atomic() as conn:
-            stored = conn.execute(
-                self._insert_step_result,
-                {
-                    "job_id": job_id,
-                    "step": step,
-                    "image_id": image_id,
-                    "output": output,
-                    "seconds": seconds,
-                    "finished_at": time.time(),
-                },
+            # One multi-row INSERT: RETURNING names the steps that were new. A step another
+            # worker finished first keeps its first result, and its changes and events stand.
+            stored = (
+                {row.step for row in conn.execute(self._insert_step_results, rows)}
+                if rows
+                else set()
             )
-            if not stored.rowcount:
-                return  # another worker finished this step first: its result stands
-            if image_updates:
-                conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(image_updates)})
-            self._insert_events(conn, events)
+            fresh = [item for item in steps if item.step in stored]
+            merged: dict[str, Any] = {}
+            for item in fresh:
+                merged.update(item.image_updates)
+            merged.update(image_updates or {})
+            if merged:
+                conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(merged)})
+            self._insert_events(conn, [e for item in fresh for e in item.events] + list(events))
 
     def step_seconds(self) -> dict[str, tuple[int, float]]:
         """Per step name: how many finished, and the seconds they took in all."""
