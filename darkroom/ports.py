@@ -82,10 +82,11 @@ class Catalog(Protocol):
         steps: Sequence[FinishedStep],
         image_updates: dict[str, Any] | None = None,
         events: Sequence[Event] = (),
-    ) -> None:
+    ) -> bool:
         """Store steps' outputs, their changes to the image and their events in one transaction,
         then the job's own `image_updates` and `events`. A step already stored for this job (by a
-        worker whose claim expired) keeps its first result; its repeat changes nothing."""
+        worker whose claim expired) keeps its first result; its repeat changes nothing. False,
+        with nothing stored, when the image no longer exists (deleted while its job ran)."""
         ...
 
     def step_seconds(self) -> dict[str, tuple[int, float]]: ...

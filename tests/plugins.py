@@ -65,3 +65,22 @@ def _die(ctx: StepContext, settings: NoopSettings) -> StepResult:
 
 
 DIE = StepDefinition(name="die", run=_die, settings=NoopSettings, event="Never")
+
+
+def _delete_own_image(ctx: StepContext, settings: NoopSettings) -> StepResult:
+    """What a DELETE /images/{id} racing the worker does, right in the middle of the job."""
+    from darkroom.adapters.local.bus import LocalEventBus
+    from darkroom.engine import lifecycle
+    from darkroom.engine.outbox import Outbox
+
+    ports = ctx.ports
+    outbox = Outbox(ports.catalog, LocalEventBus())
+    stored = ports.catalog.get_image(ctx.image.id)
+    assert stored is not None
+    lifecycle.delete_image(ports.catalog, ports.blobs, outbox, stored, (ports.vectors, ports.text))
+    return StepResult(output={})
+
+
+DELETE_OWN_IMAGE = StepDefinition(
+    name="delete-own-image", run=_delete_own_image, settings=NoopSettings, event="Deleted"
+)

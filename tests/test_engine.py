@@ -253,6 +253,48 @@ def test_a_step_stored_twice_keeps_its_first_result_changes_and_events(runtime: 
     assert set(tested) == expected
 
 
+@pytest.mark.parametrize("where", ["before organize", "after organize"])
+def test_an_image_deleted_while_its_job_runs_leaves_nothing_behind(
+    runtime: Runtime, settings: Settings, where: str
+) -> None:
+    """The steps after the delete must not leave thumbnails, a filed original, index entries or
+    records that nothing points at."""
+    steps = [
+        "{step: validate}",
+        "{step: normalize}",
+        "{step: thumbnail, with: {sizes: [64]}}",
+        "{step: hash}",
+        "{step: detect, with: {provider: 'tests.plugins:colour_detector'}}",
+        "{step: classify, with: {classes: {cat: [cat], dog: [dog]}, fallback: other}}",
+        "{step: organize}",
+        "{step: record}",
+        "{step: embed}",
+        "{step: index}",
+    ]
+    position = steps.index("{step: organize}") + (0 if where == "before organize" else 1)
+    steps.insert(position, "{step: 'tests.plugins:DELETE_OWN_IMAGE'}")
+    assert settings.recipes_dir is not None
+    (settings.recipes_dir / "vanishing.yaml").write_text(
+        "name: vanishing\nsteps:\n" + "".join(f"  - {step}\n" for step in steps)
+    )
+    rt = build(settings)
+    try:
+        image_id = accept(rt, "cat.jpg", recipe="vanishing")
+        drain(rt)
+        assert rt.catalog.get_image(image_id) is None
+        blobs = [p for p in settings.home.rglob("*") if p.is_file() and "darkroom.db" not in p.name]
+        assert blobs == []
+        assert rt.catalog.detection_records(image_id) == []
+        assert rt.vectors.vector(rt.search.embedder().space, image_id) is None
+        assert rt.text.search("alice", "cat", 10) == []
+        with rt.db.read() as conn:
+            table = schema.step_results
+            rows = conn.execute(select(func.count()).where(table.c.image_id == image_id)).scalar()
+        assert rows == 0
+    finally:
+        rt.close()
+
+
 def test_organize_finishes_a_half_done_move(runtime: Runtime) -> None:
     """Copy landed, source not yet removed (an S3 copy+delete cut in the middle)."""
     image_id = accept(runtime, "cat.jpg")

@@ -20,6 +20,18 @@ def derived_prefixes(image: Image) -> list[str]:
     return [f"thumbnails/{image.owner}/{image.id}/"]
 
 
+def remove_files(
+    blobs: BlobStore, image: Image, indexes: tuple[VectorIndex | TextIndex, ...] = ()
+) -> None:
+    """The image's index entries, original and derivatives; its records stay for the caller."""
+    for index in indexes:  # first, so no search can answer with a half-deleted image
+        index.delete(image.id)
+    if image.location:
+        blobs.delete(image.location)
+    for prefix in derived_prefixes(image):
+        blobs.delete_prefix(prefix)
+
+
 def delete_image(
     catalog: Catalog,
     blobs: BlobStore,
@@ -39,12 +51,7 @@ def delete_image(
         if other.duplicate_of == image.id
     ]
     for victim in [image, *duplicates]:
-        for index in indexes:  # first, so no search can answer with a half-deleted image
-            index.delete(victim.id)
-        if victim.location:
-            blobs.delete(victim.location)
-        for prefix in derived_prefixes(victim):
-            blobs.delete_prefix(prefix)
+        remove_files(blobs, victim, indexes)
         event = make_event(
             "api",
             DELETED,

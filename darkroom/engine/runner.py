@@ -19,6 +19,7 @@ from darkroom import metrics
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
 from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus
+from darkroom.engine import lifecycle
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
 from darkroom.ports import Catalog, Queue
@@ -99,8 +100,8 @@ class Engine:
             if self.clock() - extended_at > visibility / 3:
                 self.queue.extend(claim, visibility)
                 extended_at = self.clock()
-            if step.definition.checkpoint:
-                unsaved.save()
+            if step.definition.checkpoint and not unsaved.save():
+                return self._vanished(claim, image, outcome)
             ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, scratch)
             started = self.clock()
             try:
@@ -123,9 +124,10 @@ class Engine:
             elif image.status is not ImageStatus.PROCESSING:
                 updates["status"] = ImageStatus.PROCESSING  # with the first result, not alone
             unsaved.add(step.name, result.output, updates, step_events, elapsed)
-            if step.definition.checkpoint or unsaved.seconds >= self.commit_interval:
-                unsaved.save()
-            _apply(image, updates)
+            _apply(image, updates)  # first: a vanished image's cleanup needs the moved location
+            due = step.definition.checkpoint or unsaved.seconds >= self.commit_interval
+            if due and not unsaved.save():
+                return self._vanished(claim, image, outcome)
             outputs[step.name] = result.output
             events.extend(step_events)
             outcome.steps_run.append(step.name)
@@ -137,12 +139,25 @@ class Engine:
             "engine", PROCESSED, self._detail(image, status=final.value), key=f"{job.id}:done"
         )
         with self.catalog.atomic():
-            unsaved.save(
+            present = unsaved.save(
                 {"status": final} if final is ImageStatus.COMPLETED else None, events=[done]
             )
             self.queue.ack(claim)
-            later = self.outbox.within([*events, done])
+            later = self.outbox.within([*events, done] if present else events)
         self.outbox.publish(later)
+        if not present:
+            return self._vanished(claim, image, outcome)
+        return outcome
+
+    def _vanished(self, claim: Claim, image: Image, outcome: Outcome) -> Outcome:
+        """The image was deleted while its job ran: remove what the steps made since (files,
+        index entries, records) instead of leaving them behind, and end the job."""
+        ports = self.ports
+        lifecycle.remove_files(ports.blobs, image, (ports.vectors, ports.text))
+        self.catalog.delete_image(image.id)
+        self.queue.ack(claim)  # a repeat after the final batch's ack changes nothing
+        log.info("image deleted while processing", extra={"image_id": image.id})
+        outcome.status = "deleted"
         return outcome
 
     def _step_events(self, image: Image, step: CompiledStep, result: StepResult) -> list[Event]:
@@ -278,13 +293,17 @@ class _UnsavedResults:
 
     def save(
         self, image_updates: dict[str, Any] | None = None, events: Sequence[Event] = ()
-    ) -> None:
-        """Commit what is pending, with the job's own final changes when it ends."""
+    ) -> bool:
+        """Commit what is pending, with the job's own final changes when it ends. False when
+        the image was deleted meanwhile."""
         if not self.results and not image_updates and not events:
-            return
-        self.catalog.finish_steps(self.job_id, self.image_id, self.results, image_updates, events)
+            return True
+        present = self.catalog.finish_steps(
+            self.job_id, self.image_id, self.results, image_updates, events
+        )
         self.results = []
         self.seconds = 0.0
+        return present
 
 
 def _apply(image: Image, updates: dict[str, Any]) -> None:

@@ -118,6 +118,9 @@ def _updates_row(fields: dict[str, Any]) -> dict[str, Any]:
 _IMAGE_BY_ID = select(t.images).where(t.images.c.id == bindparam("image_id"))
 _IMAGE_BY_ID_AND_OWNER = _IMAGE_BY_ID.where(t.images.c.owner == bindparam("owner"))
 _UPDATE_IMAGE = update(t.images).where(t.images.c.id == bindparam("_image_id"))
+_IMAGE_FOR_UPDATE = (
+    select(t.images.c.id).where(t.images.c.id == bindparam("_image_id")).with_for_update()
+)
 _STEP_OUTPUTS = select(t.step_results.c.step, t.step_results.c.output).where(
     t.step_results.c.job_id == bindparam("job_id")
 )
@@ -261,7 +264,7 @@ class SqlCatalog:
         steps: Sequence[FinishedStep],
         image_updates: dict[str, Any] | None = None,
         events: Sequence[Event] = (),
-    ) -> None:
+    ) -> bool:
         now = time.time()
         rows = [
             {
@@ -275,6 +278,9 @@ class SqlCatalog:
             for item in steps
         ]
         with self.db.atomic() as conn:
+            # Locked (on PostgreSQL) so a concurrent delete waits for this batch or wins first.
+            if conn.execute(_IMAGE_FOR_UPDATE, {"_image_id": image_id}).first() is None:
+                return False  # deleted while its job ran: store nothing for it
             # One multi-row INSERT: RETURNING names the steps that were new. A step another
             # worker finished first keeps its first result, and its changes and events stand.
             stored = (
@@ -290,6 +296,7 @@ class SqlCatalog:
             if merged:
                 conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(merged)})
             self._insert_events(conn, [e for item in fresh for e in item.events] + list(events))
+        return True
 
     def step_seconds(self) -> dict[str, tuple[int, float]]:
         """Per step name: how many finished, and the seconds they took in all."""
