@@ -84,3 +84,27 @@ def _delete_own_image(ctx: StepContext, settings: NoopSettings) -> StepResult:
 DELETE_OWN_IMAGE = StepDefinition(
     name="delete-own-image", run=_delete_own_image, settings=NoopSettings, event="Deleted"
 )
+
+
+class AlwaysDog:
+    """A 'new model' for shadow tests: it disagrees with the colour detector on purpose."""
+
+    name = "test-always-dog"
+
+    def detect(self, pixels: Any) -> list[Label]:
+        return [Label("dog", 99.0, provider=self.name)]
+
+
+def always_dog(options: dict[str, Any]) -> AlwaysDog:
+    return AlwaysDog()
+
+
+class BrokenDetector:
+    name = "test-broken"
+
+    def detect(self, pixels: Any) -> list[Label]:
+        raise RuntimeError("this model is broken")
+
+
+def broken_detector(options: dict[str, Any]) -> BrokenDetector:
+    return BrokenDetector()

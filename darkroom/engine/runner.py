@@ -104,6 +104,13 @@ class Engine:
                 return self._vanished(claim, image, outcome)
             ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, scratch)
             started = self.clock()
+            if step.spec.shadow:
+                output = _shadow_run(step, ctx)
+                elapsed = self.clock() - started
+                unsaved.add(step.name, output, {}, [], elapsed)
+                outputs[step.name] = output
+                outcome.steps_run.append(step.name)
+                continue
             try:
                 result = step.definition.run(ctx, step.settings)
             except Rejected as exc:
@@ -304,6 +311,17 @@ class _UnsavedResults:
         self.results = []
         self.seconds = 0.0
         return present
+
+
+def _shadow_run(step: CompiledStep, ctx: StepContext) -> dict[str, Any]:
+    """A model under evaluation: its output is kept, its changes to the image and its events are
+    not, and its failure never fails the live pipeline (it is recorded instead)."""
+    try:
+        output = step.definition.run(ctx, step.settings).output
+    except Exception as exc:  # Rejected too: the live steps decide what becomes of the image
+        log.warning("shadow step failed", extra={"step": step.name, "error": str(exc)})
+        output = {"error": f"{type(exc).__name__}: {exc}"}
+    return {**output, "shadow": True}
 
 
 def _apply(image: Image, updates: dict[str, Any]) -> None:

@@ -68,3 +68,6 @@ class StepDefinition(Generic[S]):
     # re-running them after it would fail: the engine saves every result before it runs and
     # its own right after, instead of grouping it with quicker steps.
     checkpoint: bool = False
+    # Its effects are kept apart from what is served (an output; a vector in the model's own
+    # space), so a new model can run it in shadow beside the live one.
+    shadowable: bool = False
