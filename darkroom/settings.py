@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     default_plan: str = "default"
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="non-upload requests")
+    worker_nice: int = Field(
+        default=10, ge=0, le=19, description="CPU priority drop of `serve`'s embedded workers"
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     limits: Limits = Field(default_factory=Limits)

@@ -141,7 +141,7 @@ def serve(
             f"It is shown only now:[/]\n\n    {secret}\n"
         )
     metrics.prepare_multiprocess(settings.home)
-    pool = WorkerPool(settings, workers).start() if workers else None
+    pool = WorkerPool(settings, workers, nice=settings.worker_nice).start() if workers else None
     try:
         uvicorn.run(
             create_app(rt),
