@@ -232,3 +232,29 @@ def test_a_clip_recipe_runs_end_to_end_and_words_find_pictures(clip_runtime: Run
         "alice", images.jpeg_bytes(images.photo(90, 90, seed=7, tint=BLUE))
     )
     assert like[0].image_id == ids["blue"]
+
+
+def test_ingest_and_search_by_words_from_the_command_line(
+    settings: Settings, model: str, tmp_path: Path
+) -> None:
+    """Worker processes load the model themselves; search takes the embedder from settings."""
+    from tests.test_cli import darkroom
+
+    recipes = Path(str(settings.recipes_dir))
+    (recipes / "clip-colours.yaml").write_text(CLIP_RECIPE.format(model=model))
+    folder = tmp_path / "photos"
+    for n, (colour, tint) in enumerate(zip(COLOURS, (RED, GREEN, BLUE), strict=True)):
+        images.save(images.photo(200, 150, seed=n, tint=tint), folder / f"{colour}-thing.jpg")
+    ingested = darkroom("ingest", str(folder), "--recipe", "clip-colours", "-c", "2", "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    records = [json.loads(line) for line in ingested.stdout.splitlines()]
+    assert {Path(r["file"]).stem: r["class"] for r in records} == {f"{c}-thing": c for c in COLOURS}
+    env = {
+        "DARKROOM_EMBEDDER": "clip",
+        "DARKROOM_EMBEDDER_OPTIONS": json.dumps({"model": model, "text_threshold": 0.6}),
+    }
+    found = darkroom("search", "a photo of a blue", "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert Path(hits[0]["file"]).stem == "blue-thing" and hits[0]["scores"]["vector"] > 0.9
+    assert darkroom("search", "yellow", env=env).stdout.strip() == "nothing found"
