@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     limits: Limits = Field(default_factory=Limits)
+    embedder_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the search embedder (JSON), as in recipes"
+    )
+    models_mirror: str | None = Field(
+        default=None, description="`models pull` fetches NAME/FILE from this base URL instead"
+    )
+    models_catalog: Path | None = Field(
+        default=None, description="YAML or JSON file of your own models for `models pull`"
+    )
+
+    @property
+    def models_dir(self) -> Path:
+        """Where `darkroom models pull` installs models, one folder each."""
+        return self.home / "models"
 
     @property
     def storage_url(self) -> str:

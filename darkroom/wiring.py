@@ -123,7 +123,14 @@ def build(settings: Settings | None = None) -> Runtime:
         text=text,
         recipes=recipes,
         outbox=outbox,
-        search=Search(vectors, text, providers, settings.limits, settings.embedder),
+        search=Search(
+            vectors,
+            text,
+            providers,
+            settings.limits,
+            settings.embedder,
+            settings.embedder_options,
+        ),
         engine=engine,
         intake=intake,
     )

@@ -58,6 +58,13 @@ class Search:
     def threshold(self, min_score: float | None) -> float:
         return min_score if min_score is not None else self.embedder().threshold
 
+    def text_threshold(self, embedder: Embedder, min_score: float | None) -> float:
+        """Words and pictures score lower together than two pictures do (CLIP: ~0.3 for a match
+        against ~0.9 for a copy), so a text-capable embedder may calibrate its own threshold."""
+        if min_score is not None:
+            return min_score
+        return float(getattr(embedder, "text_threshold", embedder.threshold))
+
     def by_text(
         self,
         owner: str,
@@ -71,7 +78,12 @@ class Search:
         vectors = embedder.embed_texts([query])
         if vectors is not None:  # a model with a text side (CLIP): text-to-image too
             rankings["vector"] = self.vectors.search(
-                embedder.space, owner, vectors[0], limit * 2, self.threshold(min_score), filters
+                embedder.space,
+                owner,
+                vectors[0],
+                limit * 2,
+                self.text_threshold(embedder, min_score),
+                filters,
             )
         if len(rankings) == 1:
             return [
