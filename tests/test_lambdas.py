@@ -1,10 +1,11 @@
-"""The Lambda entry points against moto's server over HTTP: objects put in a real (emulated)
+"""The Lambda entry points (processor, Step Functions task, API) against moto's server over HTTP: objects put in a real (emulated)
 bucket, their notifications received from a real queue in every shape S3 sends them, and the
 handlers' effects read back from S3, DynamoDB, the bus's rule target and the topic's
 subscriber."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from darkroom.domain.records import ImageStatus
-from darkroom.lambdas import processor, runtime
+from darkroom.lambdas import api, processor, runtime, step
 from darkroom.wiring import Runtime
 from tests import images
 from tests.lambda_harness import LambdaContext, Stack, sqs_event
@@ -290,3 +291,200 @@ def test_metrics_are_emitted_as_emf(
     }
     assert {"ImagesProcessed", "ImagesUncertain"} <= names
     assert all(d["Namespace"] == "darkroom" for b in blobs for d in b["_aws"]["CloudWatchMetrics"])
+
+
+# --- the Step Functions task and the API ------------------------------------------------
+
+
+def object_created(stack: Stack, key: str) -> dict[str, Any]:
+    """The EventBridge event S3 sends, as a state machine's input carries it."""
+    head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2024-05-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{stack.bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": stack.bucket},
+            "object": {
+                "key": key,
+                "size": head["ContentLength"],
+                "etag": head["ETag"].strip('"'),
+                "sequencer": "617f08299329d189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+
+
+def task(event: dict[str, Any]) -> dict[str, Any]:
+    return step.handler(event, LambdaContext())
+
+
+# --- step.handler ------------------------------------------------------------------------
+
+
+def test_accept_then_every_step_ends_as_the_processor_does(stack: Stack, rt: Runtime) -> None:
+    put_photo(stack, "input/alice/maybe.jpg", GREEN)
+    accepted = task({"action": "accept", "event": object_created(stack, "input/alice/maybe.jpg")})
+    assert accepted["skipped"] is False and accepted["reason"] is None
+    assert (accepted["owner"], accepted["recipe"]) == ("alice", "colour-pets")
+    assert task({"action": "accept", "event": object_created(stack, "input/alice/maybe.jpg")}) == (
+        accepted
+    )  # a repeated accept finds the same image
+    image_id = accepted["image_id"]
+    names = [s.name for s in rt.recipes.get("colour-pets").steps]
+    results = [
+        task({"action": "step", "step": name, "image_id": image_id, "recipe": "colour-pets"})
+        for name in names
+    ]
+    assert [r["status"] for r in results] == ["processing"] * (len(names) - 1) + ["completed"]
+    assert results[-1]["uncertain"] is True and results[-1]["class"] == "cat"
+    image = only_image(rt)
+    assert_filed(stack, rt, image, "cats")
+    assert len(stack.bodies(stack.notes_url)) == 1
+    # A repeated step (Step Functions retried a task whose answer was lost) changes nothing.
+    first = stack.detection(image_id)
+    again = task(
+        {"action": "step", "step": "record", "image_id": image_id, "recipe": "colour-pets"}
+    )
+    assert again == {**results[names.index("record")], "status": "completed"}
+    assert stack.detection(image_id) == first
+    assert stack.bodies(stack.events_url) == []
+    skipped = task(
+        {"action": "accept", "event": {"bucket": stack.bucket, "key": "cats/alice/x.jpg"}}
+    )
+    assert skipped["skipped"] is True and "input/" in skipped["reason"]
+
+
+def test_accept_by_bucket_and_key_and_fail(stack: Stack, rt: Runtime) -> None:
+    put_photo(stack, "input/alice/b.jpg", BLUE)
+    accepted = task(
+        {"action": "accept", "event": {"bucket": stack.bucket, "key": "input/alice/b.jpg"}}
+    )
+    image_id = accepted["image_id"]
+    task({"action": "step", "step": "validate", "image_id": image_id, "recipe": "colour-pets"})
+    cause = json.dumps({"errorMessage": "model timed out", "errorType": "TimeoutError"})
+    error = {"Error": "TimeoutError", "Cause": cause}
+    answer = task({"action": "fail", "image_id": image_id, "recipe": "colour-pets", "error": error})
+    assert answer == {
+        "image_id": image_id,
+        "recipe": "colour-pets",
+        "error": "TimeoutError: model timed out",
+    }
+    image = rt.catalog.get_image(image_id)
+    assert image is not None and image.status is ImageStatus.FAILED
+    failed = [e for e in stack.events_of(image_id) if e["detail-type"] == "ImageFailed"]
+    assert len(failed) == 1 and failed[0]["detail"]["error"] == "TimeoutError: model timed out"
+    again = task(
+        {"action": "step", "step": "normalize", "image_id": image_id, "recipe": "colour-pets"}
+    )
+    assert again["status"] == "failed"  # a failed image runs nothing more
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({"action": "dance"}, "unknown action 'dance'"),
+        ({"action": "step", "image_id": "x", "recipe": "pets"}, "needs 'step'"),
+        ({"action": "accept", "event": "input/a/b.jpg"}, "needs 'event'"),
+    ],
+)
+def test_bad_task_inputs_are_named(rt: Runtime, event: dict[str, Any], problem: str) -> None:
+    with pytest.raises(step.BadTask, match=problem):
+        task(event)
+
+
+def test_a_failing_step_raises_for_the_state_machine(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, lambda_env: None
+) -> None:
+
+    monkeypatch.setenv("DARKROOM_RECIPE", "poisoned")
+    runtime.reset()
+    put_photo(stack, "input/alice/poison.jpg", BLUE)
+    accepted = task({"action": "accept", "event": object_created(stack, "input/alice/poison.jpg")})
+    image_id = accepted["image_id"]
+    task({"action": "step", "step": "validate", "image_id": image_id, "recipe": "poisoned"})
+    with pytest.raises(RuntimeError, match=r"poisoned by poison\.jpg"):
+        task({"action": "step", "step": "poison", "image_id": image_id, "recipe": "poisoned"})
+
+
+# --- api.handler -----------------------------------------------------------------------------
+
+
+def rest_event(
+    method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> dict[str, Any]:
+    """An API Gateway REST API proxy event (payload format 1.0) for stage "prod"."""
+    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", **(headers or {})}
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "abc",
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": "prod",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "requestTimeEpoch": 1714564800000,
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"},
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "apiId": "abc123",
+        },
+        "body": base64.b64encode(body).decode() if body is not None else None,
+        "isBase64Encoded": body is not None,
+    }
+
+
+def test_health_through_api_gateway(stack: Stack, rt: Runtime) -> None:
+    answer = api.handler(rest_event("GET", "/health"), LambdaContext())
+    assert answer["statusCode"] == 200, answer["body"]
+    health = json.loads(answer["body"])
+    assert health["status"] == "ok" and health["checks"]["storage"] == "ok"
+
+
+def test_an_authenticated_upload_through_api_gateway_is_then_processed(
+    stack: Stack, rt: Runtime
+) -> None:
+    stack.notify_queue()
+    _, secret = rt.keys.create("alice", "default")
+    assert api.handler(rest_event("GET", "/images"), LambdaContext())["statusCode"] == 401
+    picture = images.jpeg_bytes(images.photo(160, 120, tint=BLUE))
+    upload = {
+        "filename": "rex.jpg",
+        "content_type": "image/jpeg",
+        "data": base64.b64encode(picture).decode(),
+    }
+    headers = {"X-API-Key": secret, "Content-Type": "application/json"}
+    answer = api.handler(
+        rest_event("POST", "/upload", headers=headers, body=json.dumps(upload).encode()),
+        LambdaContext(),
+    )
+    assert answer["statusCode"] == 202, answer["body"]
+    image_id = json.loads(answer["body"])["image_id"]
+    assert stack.keys("input/") == [f"input/alice/{image_id}.jpg"]
+    # The bucket's notification and the job message, handled by the processor.
+    assert deliver(stack, arrivals(stack, 2)) == {"batchItemFailures": []}
+    listing = api.handler(rest_event("GET", "/images", headers=headers), LambdaContext())
+    assert listing["statusCode"] == 200
+    items = json.loads(listing["body"])["items"]
+    assert [(i["image_id"], i["status"], i["class"]) for i in items] == [
+        (image_id, "completed", "dog")
+    ]
