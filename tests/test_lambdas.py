@@ -405,7 +405,6 @@ def test_bad_task_inputs_are_named(rt: Runtime, event: dict[str, Any], problem: 
 def test_a_failing_step_raises_for_the_state_machine(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, lambda_env: None
 ) -> None:
-
     monkeypatch.setenv("DARKROOM_RECIPE", "poisoned")
     runtime.reset()
     put_photo(stack, "input/alice/poison.jpg", BLUE)
