@@ -141,7 +141,8 @@ def test_bucket_notification_to_sqs_files_the_picture(stack: Stack, rt: Runtime)
     answer = deliver(stack, arrivals(stack, 1))
     assert answer == {"batchItemFailures": []}
     image = only_image(rt)
-    assert image.filename == "my cat+1.jpg"  # the key was URL-decoded: "+" and "%2B" apart
+    # The key was URL-decoded: "+" (a space) and "%2B" (a plus) told apart.
+    assert image.source == f"s3://{stack.bucket}/input/alice/my cat+1.jpg"
     assert (image.class_name, image.uncertain) == ("cat", False)
     assert_filed(stack, rt, image, "cats")
     assert stack.bodies(stack.notes_url) == []  # sure: nobody is told

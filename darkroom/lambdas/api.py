@@ -9,7 +9,6 @@ ASGI app.
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -21,13 +20,21 @@ from darkroom.lambdas.runtime import logger, runtime, tracer
 from darkroom.wiring import SettingsError
 
 
-@cache
+_adapters: dict[int, Mangum] = {}
+
+
 def adapter() -> Mangum:
+    """The app over the container's Runtime, built with it."""
     rt = runtime()
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not rt.settings.secret_key:
-        # Each container would make up its own key: a link presigned by one would fail in another.
-        raise SettingsError("DARKROOM_SECRET_KEY must be set for the API on Lambda")
-    return Mangum(create_app(rt), lifespan="off")
+    found = _adapters.get(id(rt))
+    if found is None:
+        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not rt.settings.secret_key:
+            # Each container would make up its own key: a link presigned in one would fail in
+            # another.
+            raise SettingsError("DARKROOM_SECRET_KEY must be set for the API on Lambda")
+        _adapters.clear()
+        found = _adapters[id(rt)] = Mangum(create_app(rt), lifespan="off")
+    return found
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -32,7 +32,9 @@ from darkroom.lambdas.runtime import (
 )
 from darkroom.ports import Queue
 
-batch = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is answered with every record listed, not raised: the
+# function's error metric then counts crashes, not pictures that will be retried.
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class RetryLater(Exception):
