@@ -19,7 +19,6 @@ from darkroom.api.app import create_app
 from darkroom.lambdas.runtime import logger, runtime, tracer
 from darkroom.wiring import SettingsError
 
-
 _adapters: dict[int, Mangum] = {}
 
 
