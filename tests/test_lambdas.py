@@ -54,6 +54,8 @@ def lambda_env(
     stack: Stack, home: Path, monkeypatch: pytest.MonkeyPatch, moto_url: str
 ) -> Iterator[None]:
     """A Lambda container's environment: the contract's settings pointing at this stack."""
+    # S3, SQS, EventBridge, SNS and DynamoDB behind the ports come from the aws-adapters branch.
+    pytest.importorskip("darkroom.adapters.aws", reason="the AWS adapters are not merged yet")
     environment = {
         **stack.environment(),
         "AWS_ENDPOINT_URL": moto_url,
