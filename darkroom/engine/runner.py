@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import metrics
-from darkroom.domain.errors import RecipeError, Rejected
+from darkroom.domain.errors import NotFound, RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
-from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus
+from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job
 from darkroom.engine import lifecycle
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
@@ -40,6 +40,15 @@ class Outcome:
     step_seconds: float = 0.0  # inside steps
     seconds: float = 0.0  # the whole job in this worker, claim to ack
     error: str | None = None
+    failed_step: str | None = None  # the step whose failure ended this run (retry or DLQ)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One named step run on its own (a Step Functions task): the image as it stands after it."""
+
+    image: Image
+    ran: bool  # False: the step had finished before, or the image had reached a final status
 
 
 @dataclass
@@ -159,13 +168,108 @@ class Engine:
     def _vanished(self, claim: Claim, image: Image, outcome: Outcome) -> Outcome:
         """The image was deleted while its job ran: remove what the steps made since (files,
         index entries, records) instead of leaving them behind, and end the job."""
-        ports = self.ports
-        lifecycle.remove_files(ports.blobs, image, (ports.vectors, ports.text))
-        self.catalog.delete_image(image.id)
+        self._remove_leftovers(image)
         self.queue.ack(claim)  # a repeat after the final batch's ack changes nothing
         log.info("image deleted while processing", extra={"image_id": image.id})
         outcome.status = "deleted"
         return outcome
+
+    def _remove_leftovers(self, image: Image) -> None:
+        ports = self.ports
+        lifecycle.remove_files(ports.blobs, image, (ports.vectors, ports.text))
+        self.catalog.delete_image(image.id)
+
+    def run_step(self, image_id: str, step_name: str) -> StepRun:
+        """Run one named step of the image's recipe, outside any queue (a Step Functions task:
+        the state machine holds the order, the retries and the catch). Idempotent: a step with
+        a stored output, or an image that has reached a final status, runs nothing. A failure
+        is counted and raised for the caller's retry policy; bad input ends `rejected`."""
+        image = self.catalog.get_image(image_id)
+        if image is None or image.job_id is None:
+            raise NotFound(f"no image {image_id!r} (deleted, or never accepted)")
+        recipe = self.recipes.get(image.recipe)
+        names = [step.name for step in recipe.steps]
+        if step_name not in names:
+            raise RecipeError(
+                f"recipe {recipe.name!r} has no step {step_name!r}; its steps: {', '.join(names)}"
+            )
+        outputs = self.catalog.step_outputs(image.job_id)
+        if image.status.final or step_name in outputs:
+            return StepRun(image, ran=False)
+        index = names.index(step_name)
+        missing = [name for name in names[:index] if name not in outputs]
+        if missing:
+            raise RecipeError(f"step {step_name!r} runs after {', '.join(missing)}, not before")
+        step = recipe.steps[index]
+        job = Job(id=image.job_id, image_id=image.id, owner=image.owner, recipe=image.recipe)
+        ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, {})
+        started = self.clock()
+        try:
+            if step.spec.shadow:
+                result = StepResult(output=_shadow_run(step, ctx))
+            else:
+                result = step.definition.run(ctx, step.settings)
+        except Rejected as exc:
+            self._mark_rejected(image, step, str(exc), [])
+            return StepRun(image, ran=True)
+        except Exception as exc:
+            metrics.STEP_FAILURES.labels(image.recipe, step.name).inc()
+            error = f"{step.name}: {type(exc).__name__}: {exc}"
+            self.catalog.count_step_failure(image.job_id, step.name, error)
+            raise
+        elapsed = self.clock() - started
+        metrics.STEP_SECONDS.labels(image.recipe, step.name).observe(elapsed)
+        events = [] if step.spec.shadow else self._step_events(image, step, result)
+        updates = dict(result.image)
+        last = index == len(names) - 1
+        if result.finish is not None:
+            updates["status"] = result.finish
+        elif last:
+            updates["status"] = ImageStatus.COMPLETED
+        elif image.status is not ImageStatus.PROCESSING:
+            updates["status"] = ImageStatus.PROCESSING
+        _apply(image, updates)
+        if result.finish is not None or last:
+            events.append(
+                make_event(
+                    "engine",
+                    PROCESSED,
+                    self._detail(image, status=image.status.value),
+                    key=f"{job.id}:done",
+                )
+            )
+        finished = FinishedStep(step.name, result.output, updates, tuple(events), elapsed)
+        with self.catalog.atomic():
+            present = self.catalog.finish_steps(job.id, image.id, [finished])
+            later = self.outbox.within(events) if present else []
+        self.outbox.publish(later)
+        if not present:
+            self._remove_leftovers(image)
+            raise NotFound(f"image {image_id!r} was deleted while its step ran")
+        return StepRun(image, ran=True)
+
+    def fail(self, image_id: str, error: str) -> Image:
+        """Mark an image failed from outside the queue (a state machine's catch, after its last
+        retry), with its ImageFailed event. A repeat changes nothing."""
+        image = self.catalog.get_image(image_id)
+        if image is None:
+            raise NotFound(f"no image {image_id!r} (deleted, or never accepted)")
+        if image.status.final:
+            return image
+        failed = make_event(
+            "engine",
+            FAILED,
+            self._detail(image, status="failed", error=error),
+            key=f"{image.job_id}:failed",
+        )
+        with self.catalog.atomic():
+            self.catalog.update_image(image.id, status=ImageStatus.FAILED, error=error)
+            self.catalog.add_events([failed])
+            later = self.outbox.within([failed])
+        log.error("image failed", extra={"image_id": image.id, "error": error})
+        self.outbox.publish(later)
+        image.status, image.error = ImageStatus.FAILED, error
+        return image
 
     def _step_events(self, image: Image, step: CompiledStep, result: StepResult) -> list[Event]:
         key = f"{image.job_id}:{step.name}"
@@ -197,23 +301,35 @@ class Engine:
         events: list[Event],
         outcome: Outcome,
     ) -> Outcome:
+        self._mark_rejected(image, step, reason, events, claim)
+        outcome.status, outcome.error = ImageStatus.REJECTED.value, reason
+        return outcome
+
+    def _mark_rejected(
+        self,
+        image: Image,
+        step: CompiledStep,
+        reason: str,
+        events: list[Event],
+        claim: Claim | None = None,
+    ) -> None:
         failed = make_event(
             step.definition.name,
             FAILED,
             self._detail(image, status="rejected", step=step.name, error=reason),
-            key=f"{claim.job.id}:rejected",
+            key=f"{image.job_id}:rejected",
         )
         with self.catalog.atomic():
             self.catalog.update_image(image.id, status=ImageStatus.REJECTED, error=reason)
             self.catalog.add_events([failed])
-            self.queue.ack(claim)
+            if claim is not None:
+                self.queue.ack(claim)
             later = self.outbox.within([*events, failed])
         log.info(
             "image rejected", extra={"image_id": image.id, "step": step.name, "reason": reason}
         )
         self.outbox.publish(later)
-        outcome.status, outcome.error = ImageStatus.REJECTED.value, reason
-        return outcome
+        image.status, image.error = ImageStatus.REJECTED, reason
 
     def _failed_attempt(
         self,
@@ -227,6 +343,7 @@ class Engine:
     ) -> Outcome:
         error = f"{step.name}: {type(exc).__name__}: {exc}"
         metrics.STEP_FAILURES.labels(claim.job.recipe, step.name).inc()
+        outcome.failed_step = step.name
         failures = self.catalog.count_step_failure(claim.job.id, step.name, error)
         if failures >= step.retry.max_attempts:
             outcome.error = error
