@@ -110,6 +110,14 @@ class Catalog(Protocol):
     def mark_events_published(self, ids: Sequence[str]) -> None: ...
 
 
+class DetectionLog(Protocol):
+    """The DetectionLogs record per image: the catalog's table locally, DynamoDB on AWS."""
+
+    def put_detection_record(self, record: DetectionRecord) -> None: ...
+    def detection_records(self, image_id: str) -> list[DetectionRecord]: ...
+    def delete_detection_records(self, image_id: str) -> None: ...
+
+
 class Queue(Protocol):
     """Jobs with expiring claims (visibility timeout), counted deliveries, a dead-letter queue."""
 

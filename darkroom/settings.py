@@ -43,7 +43,15 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("./darkroom-data"), description="data directory")
     storage: str | None = Field(default=None, description="file://DIR or s3://bucket/prefix")
     database: str | None = Field(default=None, description="sqlite:///FILE or postgresql://...")
-    queue: str = Field(default="local", description="local (the database) or sqs://...")
+    queue: str = Field(default="local", description="local (the database) or sqs://QUEUE_NAME")
+    bus: str = Field(default="local", description="local (webhooks) or eventbridge://BUS_NAME")
+    notifier: str = Field(default="local", description="local (webhook, log) or sns://TOPIC_ARN")
+    detection_log: str = Field(
+        default="database", description="database (the catalog) or dynamodb://TABLE"
+    )
+    s3_kms_key_id: str | None = Field(
+        default=None, description="KMS key for S3 server-side encryption (default: AES256)"
+    )
     owner: str = Field(default="default", description="owner of files ingested from the CLI")
     recipe: str = Field(default="pets", description="recipe used when none is named")
     embedder: str = Field(

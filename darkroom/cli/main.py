@@ -323,7 +323,7 @@ def images_show(image_id: str, as_json: JsonOption = False) -> None:
         return
     record = image_record(image, rt.blobs, rt.catalog)
     record["steps"] = rt.catalog.step_outputs(image.job_id) if image.job_id else {}
-    record["detection_records"] = [r.to_json() for r in rt.catalog.detection_records(image.id)]
+    record["detection_records"] = [r.to_json() for r in rt.detections.detection_records(image.id)]
     if as_json:
         json_line(record)
         return

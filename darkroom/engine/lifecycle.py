@@ -11,7 +11,15 @@ from darkroom.domain.ids import new_id
 from darkroom.domain.records import FinishedStep, Image, ImageStatus, Job
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, RecipeBook
-from darkroom.ports import BlobStore, Catalog, ImageQuery, Queue, TextIndex, VectorIndex
+from darkroom.ports import (
+    BlobStore,
+    Catalog,
+    DetectionLog,
+    ImageQuery,
+    Queue,
+    TextIndex,
+    VectorIndex,
+)
 
 DELETED = "ImageDeleted"
 
@@ -25,11 +33,17 @@ def derived_prefixes(image: Image) -> list[str]:
 
 
 def remove_files(
-    blobs: BlobStore, image: Image, indexes: tuple[VectorIndex | TextIndex, ...] = ()
+    blobs: BlobStore,
+    image: Image,
+    indexes: tuple[VectorIndex | TextIndex, ...] = (),
+    detections: DetectionLog | None = None,
 ) -> None:
-    """The image's index entries, original and derivatives; its records stay for the caller."""
+    """The image's index entries, detection record (when it lives apart from the catalog),
+    original and derivatives; its catalog records stay for the caller."""
     for index in indexes:  # first, so no search can answer with a half-deleted image
         index.delete(image.id)
+    if detections is not None:
+        detections.delete_detection_records(image.id)
     if image.location:
         blobs.delete(image.location)
     for prefix in derived_prefixes(image):
@@ -42,6 +56,7 @@ def delete_image(
     outbox: Outbox,
     image: Image,
     indexes: tuple[VectorIndex | TextIndex, ...] = (),
+    detections: DetectionLog | None = None,
 ) -> list[str]:
     """Remove the image's blobs and records, and those of its duplicates (same bytes); answer
     the ids removed. Blobs go first: a crash in between leaves a record that can be deleted
@@ -55,7 +70,7 @@ def delete_image(
         if other.duplicate_of == image.id
     ]
     for victim in [image, *duplicates]:
-        remove_files(blobs, victim, indexes)
+        remove_files(blobs, victim, indexes, detections)
         event = make_event(
             "api",
             DELETED,

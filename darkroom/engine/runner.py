@@ -176,7 +176,7 @@ class Engine:
 
     def _remove_leftovers(self, image: Image) -> None:
         ports = self.ports
-        lifecycle.remove_files(ports.blobs, image, (ports.vectors, ports.text))
+        lifecycle.remove_files(ports.blobs, image, (ports.vectors, ports.text), ports.detections)
         self.catalog.delete_image(image.id)
 
     def run_step(self, image_id: str, step_name: str) -> StepRun:

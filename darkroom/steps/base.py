@@ -9,7 +9,15 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from darkroom.domain.records import Image, ImageStatus, Job
-from darkroom.ports import BlobStore, Catalog, Notifier, Providers, TextIndex, VectorIndex
+from darkroom.ports import (
+    BlobStore,
+    Catalog,
+    DetectionLog,
+    Notifier,
+    Providers,
+    TextIndex,
+    VectorIndex,
+)
 from darkroom.settings import Limits
 
 
@@ -27,6 +35,7 @@ class StepPorts:
     providers: Providers
     vectors: VectorIndex
     text: TextIndex
+    detections: DetectionLog
 
 
 @dataclass

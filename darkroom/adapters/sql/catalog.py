@@ -360,6 +360,10 @@ class SqlCatalog:
             conn.execute(delete(table).where(table.c.image_id == record.image_id))
             conn.execute(insert(table).values(**row))
 
+    def delete_detection_records(self, image_id: str) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(delete(t.detection_logs).where(t.detection_logs.c.image_id == image_id))
+
     def detection_records(self, image_id: str) -> list[DetectionRecord]:
         table = t.detection_logs
         with self.db.read() as conn:
