@@ -498,12 +498,14 @@ def deploy_synth(
     ] = None,
 ) -> None:
     """Synthesize the CloudFormation templates of the AWS deployment (no AWS account needed)."""
+    from rich.markup import escape
+
     from darkroom.cli import deploy as deploy_cli
 
     try:
         written = deploy_cli.synth(stage, out, context or [])
     except deploy_cli.DeployError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))  # messages quote pip extras, like darkroom[aws]
         return
     for path in written:
         console.print(f"wrote {path}")
