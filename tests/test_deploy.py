@@ -73,6 +73,8 @@ class Synthesized:
 
 
 def synthesize(context: dict[str, str], root: Path) -> Synthesized:
+    # The context `cdk synth` and `darkroom deploy synth` start from (cdk.json), then ours.
+    context = {**deploy_cli.cdk_json_context(DEPLOY_DIR), **context}
     app = cdk.App(outdir=str(root / "cdk.out"), context=context)
     build_app(app, image_context=stage_build_context(root / "image"))
     assembly = app.synth()
