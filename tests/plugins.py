@@ -77,7 +77,8 @@ def _delete_own_image(ctx: StepContext, settings: NoopSettings) -> StepResult:
     outbox = Outbox(ports.catalog, LocalEventBus())
     stored = ports.catalog.get_image(ctx.image.id)
     assert stored is not None
-    lifecycle.delete_image(ports.catalog, ports.blobs, outbox, stored, (ports.vectors, ports.text))
+    indexes = (ports.vectors, ports.text)
+    lifecycle.delete_image(ports.catalog, ports.blobs, outbox, stored, indexes, ports.detections)
     return StepResult(output={})
 
 

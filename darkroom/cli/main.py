@@ -35,11 +35,13 @@ dlq_app = typer.Typer(
 recipes_app = typer.Typer(help="Recipes: pipelines written as data.", no_args_is_help=True)
 models_app = typer.Typer(help="Model providers: what can run here.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+deploy_app = typer.Typer(help="Deploy to AWS: the CDK app in deploy/aws.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(images_app, name="images")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
+app.add_typer(deploy_app, name="deploy")
 
 OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
@@ -500,6 +502,55 @@ def recipes_show(name: str, as_json: JsonOption = False) -> None:
         json_line(data)
     else:
         console.print(yaml.safe_dump(data, sort_keys=False), end="")
+
+
+@recipes_app.command("asl")
+def recipes_asl(
+    name: str,
+    out: Annotated[
+        Path | None, typer.Option("--out", dir_okay=False, help="write here, not to stdout")
+    ] = None,
+) -> None:
+    """The recipe as an AWS Step Functions state machine (Amazon States Language JSON)."""
+    from darkroom.engine.asl import compile_asl, to_json
+    from darkroom.engine.recipes import RecipeBook
+
+    try:
+        text = to_json(compile_asl(RecipeBook(Settings().recipes_dir).get(name)))
+    except RecipeError as exc:
+        fail(str(exc))
+        return
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+@deploy_app.command("synth")
+def deploy_synth(
+    stage: Annotated[str, typer.Option(help="dev, staging or prod")] = "dev",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", file_okay=False, help="output folder (default deploy/aws/cdk.out)"),
+    ] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", "-c", help="KEY=VALUE, as `cdk synth -c` (repeatable)"),
+    ] = None,
+) -> None:
+    """Synthesize the CloudFormation templates of the AWS deployment (no AWS account needed)."""
+    from rich.markup import escape
+
+    from darkroom.cli import deploy as deploy_cli
+
+    try:
+        written = deploy_cli.synth(stage, out, context or [])
+    except deploy_cli.DeployError as exc:
+        fail(escape(str(exc)))  # messages quote pip extras, like darkroom[aws]
+        return
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 @models_app.command("list")
