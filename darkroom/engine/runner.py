@@ -197,10 +197,17 @@ class Engine:
         if image.status.final or step_name in outputs:
             return StepRun(image, ran=False)
         index = names.index(step_name)
-        missing = [name for name in names[:index] if name not in outputs]
+        step = recipe.steps[index]
+        # Only what the step declares it needs must be done: the state machine's Choice may
+        # skip a step (notify, for a certain result) that nothing later depends on.
+        needed = set(step.definition.needs)
+        missing = [
+            earlier.name
+            for earlier in recipe.steps[:index]
+            if earlier.definition.name in needed and earlier.name not in outputs
+        ]
         if missing:
             raise RecipeError(f"step {step_name!r} runs after {', '.join(missing)}, not before")
-        step = recipe.steps[index]
         job = Job(id=image.job_id, image_id=image.id, owner=image.owner, recipe=image.recipe)
         ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, {})
         started = self.clock()
