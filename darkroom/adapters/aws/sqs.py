@@ -7,6 +7,10 @@ Where SQS differs from the local queue, by its nature:
 - times are whole seconds (visibility, delays); a retry delay is capped at 12 hours;
 - a retried message keeps its body, so the last error is not stored with a job still in the
   queue (it is logged, and kept with the step's failure count in the catalog);
+- an ack with a superseded receipt (a worker whose claim expired, finishing late) may still
+  delete the message SQS redelivered to another worker. The effects stay exactly-once (steps are
+  idempotent and the other worker holds the job), but if that worker then dies the job is gone
+  from the queue; the image stays `processing` and `darkroom reprocess` recovers it;
 - `dead_letters` peeks at the dead-letter queue (receive with no visibility): SQS answers a
   sample, so a long queue may need several calls to list every message.
 """
