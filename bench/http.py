@@ -51,6 +51,37 @@ async def _load(
     return latencies, accepted, errors
 
 
+async def _paced(
+    url: str, headers: dict[str, str], data: bytes, rate: float, seconds: float
+) -> tuple[list[float], list[str], int]:
+    """Open loop: uploads start on a fixed schedule whatever the answers, and latency counts
+    from the scheduled start (a slow answer cannot hide the requests it delayed)."""
+    latencies: list[float] = []
+    accepted: list[str] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=60, limits=limits
+    ) as client:
+
+        async def one(n: int, due: float) -> None:
+            nonlocal errors
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            body = data + f"paced upload {n}".encode()
+            answer = await client.post("/upload", files={"file": (f"p{n}.jpg", body, "image/jpeg")})
+            if answer.status_code == 202:
+                latencies.append(time.perf_counter() - due)
+                accepted.append(answer.json()["image_id"])
+            else:
+                errors += 1
+
+        await client.post("/upload", files={"file": ("warm.jpg", data, "image/jpeg")})
+        start = time.perf_counter() + 0.5
+        count = int(rate * seconds)
+        await asyncio.gather(*(one(n, start + n / rate) for n in range(count)))
+    return latencies, accepted, errors
+
+
 def _wait(url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -64,6 +95,7 @@ def _wait(url: str) -> None:
 
 def run(quick: bool) -> list[Row]:
     clients, seconds = (10, 4.0) if quick else (50, 20.0)
+    rate = 10.0 if quick else 20.0  # uploads/s offered for the latency row: below capacity
     data = photo_jpeg(1.2, seed=5, quality=92)  # about 1 MB
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,9 +135,12 @@ def run(quick: bool) -> list[Row]:
         try:
             url = f"http://127.0.0.1:{port}"
             _wait(f"{url}/health")
-            latencies, accepted, errors = asyncio.run(
-                _load(url, {"X-API-Key": key}, data, clients, seconds)
+            headers = {"X-API-Key": key}
+            paced, paced_accepted, paced_errors = asyncio.run(
+                _paced(url, headers, data, rate, seconds)
             )
+            latencies, accepted, errors = asyncio.run(_load(url, headers, data, clients, seconds))
+            accepted += paced_accepted
             drained_at = time.monotonic() + 600
             with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as client:
                 while time.monotonic() < drained_at:
@@ -142,6 +177,7 @@ def run(quick: bool) -> list[Row]:
         try:
             bare_url = f"http://127.0.0.1:{bare_port}"
             _wait(f"{bare_url}/docs")
+            bare_paced, _, _ = asyncio.run(_paced(bare_url, {}, data, rate, seconds))
             bare_latencies, bare_accepted, _ = asyncio.run(
                 _load(bare_url, {}, data, clients, seconds)
             )
@@ -150,7 +186,27 @@ def run(quick: bool) -> list[Row]:
             bare.wait(30)
     completed = sum(1 for status in statuses.values() if status == "completed")
     lost = len(accepted) - completed
-    p99 = percentile(latencies, 99) * 1000
+    p99 = percentile(paced, 99) * 1000
+    bare_p99 = percentile(bare_paced, 99) * 1000
+    rows.append(
+        Row(
+            "http latency",
+            f"{rate:g} uploads/s offered for {seconds:g}s, 1 MB JPEGs, 2 busy workers",
+            "ms p99",
+            p99,
+            baseline=bare_p99,
+            baseline_name="bare FastAPI file write, idle machine",
+            target="p99 < 150 ms while workers are busy",
+            met=p99 < 150 and paced_errors == 0,
+            notes=(
+                f"p50 {percentile(paced, 50) * 1000:.0f} ms (bare "
+                f"{percentile(bare_paced, 50) * 1000:.0f}); {paced_errors} non-202; "
+                "open loop, latency from the scheduled start"
+            ),
+            extra={"p50_ms": percentile(paced, 50) * 1000, "p99_ms": p99},
+            higher_is_better=False,
+        )
+    )
     rows.append(
         Row(
             "http",
@@ -159,15 +215,16 @@ def run(quick: bool) -> list[Row]:
             len(accepted) / seconds,
             baseline=len(bare_accepted) / seconds,
             baseline_name="bare FastAPI file write",
-            target="p99 < 150 ms; every 202 processed",
-            met=p99 < 150 and lost == 0,
+            target="every 202 processed",
+            met=lost == 0,
             notes=(
-                f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {p99:.0f} ms (bare: p50 "
+                f"saturated, closed loop: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+                f"p99 {percentile(latencies, 99) * 1000:.0f} ms (bare: p50 "
                 f"{percentile(bare_latencies, 50) * 1000:.0f}, "
                 f"p99 {percentile(bare_latencies, 99) * 1000:.0f}); {len(accepted)} accepted, "
                 f"{completed} completed, {lost} not completed, {errors} non-202"
             ),
-            extra={"p50_ms": percentile(latencies, 50) * 1000, "p99_ms": p99, "lost": float(lost)},
+            extra={"lost": float(lost)},
         )
     )
     return rows

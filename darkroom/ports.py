@@ -19,6 +19,7 @@ from darkroom.domain.records import (
     Claim,
     DeadLetter,
     DetectionRecord,
+    FinishedStep,
     Image,
     ImageStatus,
     Job,
@@ -75,17 +76,18 @@ class Catalog(Protocol):
     def delete_image(self, image_id: str) -> None: ...
 
     def step_outputs(self, job_id: str) -> dict[str, dict[str, Any]]: ...
-    def finish_step(
+    def finish_steps(
         self,
         job_id: str,
-        step: str,
-        output: dict[str, Any],
         image_id: str,
-        image_updates: dict[str, Any],
-        events: Sequence[Event],
-        seconds: float = 0.0,
-    ) -> None:
-        """Store a step's output, its changes to the image and its events in one transaction."""
+        steps: Sequence[FinishedStep],
+        image_updates: dict[str, Any] | None = None,
+        events: Sequence[Event] = (),
+    ) -> bool:
+        """Store steps' outputs, their changes to the image and their events in one transaction,
+        then the job's own `image_updates` and `events`. A step already stored for this job (by a
+        worker whose claim expired) keeps its first result; its repeat changes nothing. False,
+        with nothing stored, when the image no longer exists (deleted while its job ran)."""
         ...
 
     def step_seconds(self) -> dict[str, tuple[int, float]]: ...
@@ -118,6 +120,14 @@ class Catalog(Protocol):
         ...
 
     def latest_analysis(self, image_id: str) -> Analysis | None: ...
+
+
+class DetectionLog(Protocol):
+    """The DetectionLogs record per image: the catalog's table locally, DynamoDB on AWS."""
+
+    def put_detection_record(self, record: DetectionRecord) -> None: ...
+    def detection_records(self, image_id: str) -> list[DetectionRecord]: ...
+    def delete_detection_records(self, image_id: str) -> None: ...
 
 
 class Queue(Protocol):

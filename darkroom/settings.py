@@ -89,7 +89,15 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("./darkroom-data"), description="data directory")
     storage: str | None = Field(default=None, description="file://DIR or s3://bucket/prefix")
     database: str | None = Field(default=None, description="sqlite:///FILE or postgresql://...")
-    queue: str = Field(default="local", description="local (the database) or sqs://...")
+    queue: str = Field(default="local", description="local (the database) or sqs://QUEUE_NAME")
+    bus: str = Field(default="local", description="local (webhooks) or eventbridge://BUS_NAME")
+    notifier: str = Field(default="local", description="local (webhook, log) or sns://TOPIC_ARN")
+    detection_log: str = Field(
+        default="database", description="database (the catalog) or dynamodb://TABLE"
+    )
+    s3_kms_key_id: str | None = Field(
+        default=None, description="KMS key for S3 server-side encryption (default: AES256)"
+    )
     owner: str = Field(default="default", description="owner of files ingested from the CLI")
     recipe: str = Field(default="pets", description="recipe used when none is named")
     embedder: str = Field(
@@ -111,13 +119,30 @@ class Settings(BaseSettings):
     default_plan: str = "default"
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="non-upload requests")
+    worker_nice: int = Field(
+        default=10, ge=0, le=19, description="CPU priority drop of `serve`'s embedded workers"
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     limits: Limits = Field(default_factory=Limits)
+    embedder_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the search embedder (JSON), as in recipes"
+    )
+    models_mirror: str | None = Field(
+        default=None, description="`models pull` fetches NAME/FILE from this base URL instead"
+    )
+    models_catalog: Path | None = Field(
+        default=None, description="YAML or JSON file of your own models for `models pull`"
+    )
     text_embedder: str | None = Field(
         default=None,
         description="embedding provider for text queries when not `embedder` (http: analyses)",
     )
+
+    @property
+    def models_dir(self) -> Path:
+        """Where `darkroom models pull` installs models, one folder each."""
+        return self.home / "models"
 
     @property
     def storage_url(self) -> str:

@@ -21,7 +21,15 @@ from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
 from darkroom.engine.runner import Engine
 from darkroom.engine.search import Search
-from darkroom.ports import BlobStore, EventBus, Notifier, Queue, TextIndex, VectorIndex
+from darkroom.ports import (
+    BlobStore,
+    DetectionLog,
+    EventBus,
+    Notifier,
+    Queue,
+    TextIndex,
+    VectorIndex,
+)
 from darkroom.providers.registry import ProviderRegistry
 from darkroom.settings import Settings
 from darkroom.steps.base import StepPorts
@@ -45,6 +53,7 @@ class Runtime:
     providers: ProviderRegistry
     vectors: VectorIndex
     text: TextIndex
+    detections: DetectionLog
     recipes: RecipeBook
     outbox: Outbox
     search: Search
@@ -55,17 +64,78 @@ class Runtime:
         self.db.dispose()
 
 
-def blob_store(url: str) -> BlobStore:
+def blob_store(url: str, kms_key_id: str | None = None) -> BlobStore:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return FileBlobStore(Path(parsed.netloc + parsed.path))
-    raise SettingsError(f"DARKROOM_STORAGE: unsupported storage {url!r} (use file://DIR)")
+    if parsed.scheme == "s3" and parsed.netloc:
+        from darkroom.adapters.aws.s3 import S3BlobStore
+
+        return S3BlobStore(url, kms_key_id=kms_key_id)
+    raise SettingsError(
+        f"DARKROOM_STORAGE: unsupported storage {url!r} (use file://DIR or s3://BUCKET/PREFIX)"
+    )
 
 
 def queue_for(url: str, db: Database) -> Queue:
     if url in {"local", "database"}:
         return SqlQueue(db)
-    raise SettingsError(f"DARKROOM_QUEUE: unsupported queue {url!r} (use local)")
+    name = _after(url, "sqs://")
+    if name:
+        from darkroom.adapters.aws.sqs import SqsQueue
+
+        return SqsQueue(name)
+    raise SettingsError(f"DARKROOM_QUEUE: unsupported queue {url!r} (use local or sqs://NAME)")
+
+
+def bus_for(url: str, webhooks: Webhooks) -> EventBus:
+    if url == "local":
+        bus = LocalEventBus()
+        bus.subscribe(webhooks.fan_out)
+        return bus
+    name = _after(url, "eventbridge://")
+    if name:
+        from darkroom.adapters.aws.eventbridge import EventBridgeBus
+
+        return EventBridgeBus(name)  # rules on the bus are the subscribers
+    raise SettingsError(f"DARKROOM_BUS: unsupported bus {url!r} (use local or eventbridge://NAME)")
+
+
+def notifier_for(settings: Settings, webhooks: Webhooks) -> Notifier:
+    if settings.notifier == "local":
+        target = (
+            Target(settings.notify_webhook_url, settings.notify_webhook_secret)
+            if settings.notify_webhook_url
+            else None
+        )
+        return LocalNotifier(webhooks, target)
+    arn = _after(settings.notifier, "sns://")
+    if arn.startswith("arn:"):
+        from darkroom.adapters.aws.sns import SnsNotifier
+
+        return SnsNotifier(arn)
+    raise SettingsError(
+        f"DARKROOM_NOTIFIER: unsupported notifier {settings.notifier!r} "
+        "(use local or sns://arn:aws:sns:REGION:ACCOUNT:TOPIC)"
+    )
+
+
+def detection_log_for(url: str, catalog: SqlCatalog) -> DetectionLog:
+    if url == "database":
+        return catalog
+    table = _after(url, "dynamodb://")
+    if table:
+        from darkroom.adapters.aws.dynamodb import DynamoDetectionLog
+
+        return DynamoDetectionLog(table)
+    raise SettingsError(
+        f"DARKROOM_DETECTION_LOG: unsupported log {url!r} (use database or dynamodb://TABLE)"
+    )
+
+
+def _after(url: str, scheme: str) -> str:
+    """What follows the scheme ('' when the URL has another scheme); ARNs keep their colons."""
+    return url[len(scheme) :].strip("/") if url.startswith(scheme) else ""
 
 
 def indexes_for(db: Database) -> tuple[VectorIndex, TextIndex]:
@@ -84,16 +154,11 @@ def build(settings: Settings | None = None) -> Runtime:
     db = Database(settings.database_url)
     catalog = SqlCatalog(db)
     queue = queue_for(settings.queue, db)
-    blobs = blob_store(settings.storage_url)
+    blobs = blob_store(settings.storage_url, settings.s3_kms_key_id)
     webhooks = Webhooks(db)
-    target = (
-        Target(settings.notify_webhook_url, settings.notify_webhook_secret)
-        if settings.notify_webhook_url
-        else None
-    )
-    notifier = LocalNotifier(webhooks, target)
-    bus = LocalEventBus()
-    bus.subscribe(webhooks.fan_out)
+    notifier = notifier_for(settings, webhooks)
+    bus = bus_for(settings.bus, webhooks)
+    detections = detection_log_for(settings.detection_log, catalog)
     providers = ProviderRegistry()
     recipes = RecipeBook(settings.recipes_dir)
     vectors, text = indexes_for(db)
@@ -104,6 +169,7 @@ def build(settings: Settings | None = None) -> Runtime:
         providers=providers,
         vectors=vectors,
         text=text,
+        detections=detections,
     )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
@@ -121,6 +187,7 @@ def build(settings: Settings | None = None) -> Runtime:
         providers=providers,
         vectors=vectors,
         text=text,
+        detections=detections,
         recipes=recipes,
         outbox=outbox,
         search=Search(
@@ -129,6 +196,7 @@ def build(settings: Settings | None = None) -> Runtime:
             providers,
             settings.limits,
             settings.embedder,
+            settings.embedder_options,
             text_embedder=settings.text_embedder,
         ),
         engine=engine,

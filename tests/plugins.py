@@ -65,3 +65,47 @@ def _die(ctx: StepContext, settings: NoopSettings) -> StepResult:
 
 
 DIE = StepDefinition(name="die", run=_die, settings=NoopSettings, event="Never")
+
+
+def _delete_own_image(ctx: StepContext, settings: NoopSettings) -> StepResult:
+    """What a DELETE /images/{id} racing the worker does, right in the middle of the job."""
+    from darkroom.adapters.local.bus import LocalEventBus
+    from darkroom.engine import lifecycle
+    from darkroom.engine.outbox import Outbox
+
+    ports = ctx.ports
+    outbox = Outbox(ports.catalog, LocalEventBus())
+    stored = ports.catalog.get_image(ctx.image.id)
+    assert stored is not None
+    indexes = (ports.vectors, ports.text)
+    lifecycle.delete_image(ports.catalog, ports.blobs, outbox, stored, indexes, ports.detections)
+    return StepResult(output={})
+
+
+DELETE_OWN_IMAGE = StepDefinition(
+    name="delete-own-image", run=_delete_own_image, settings=NoopSettings, event="Deleted"
+)
+
+
+class AlwaysDog:
+    """A 'new model' for shadow tests: it disagrees with the colour detector on purpose."""
+
+    name = "test-always-dog"
+
+    def detect(self, pixels: Any) -> list[Label]:
+        return [Label("dog", 99.0, provider=self.name)]
+
+
+def always_dog(options: dict[str, Any]) -> AlwaysDog:
+    return AlwaysDog()
+
+
+class BrokenDetector:
+    name = "test-broken"
+
+    def detect(self, pixels: Any) -> list[Label]:
+        raise RuntimeError("this model is broken")
+
+
+def broken_detector(options: dict[str, Any]) -> BrokenDetector:
+    return BrokenDetector()

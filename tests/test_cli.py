@@ -302,3 +302,21 @@ def test_models_list_reports_what_can_run_here(
         lambda name, *a: None if name == "onnxruntime" else real(name, *a),
     )
     assert registry.readiness()["onnx"] == 'missing onnxruntime (pip install "darkroom[onnx]")'
+
+
+def test_pool_workers_run_at_the_priority_asked(settings: Settings) -> None:
+    """`serve` lowers its workers' priority so the API answers first; the drop is applied in the
+    worker process itself, on top of the parent's niceness."""
+    from darkroom.engine.worker import WorkerPool
+
+    pool = WorkerPool(settings, 1, nice=7).start()
+    try:
+        child = pool.processes[0].pid
+        assert child is not None
+        deadline = time.monotonic() + 30
+        expected = os.getpriority(os.PRIO_PROCESS, 0) + 7
+        while os.getpriority(os.PRIO_PROCESS, child) != expected:
+            assert time.monotonic() < deadline, "the worker never lowered its priority"
+            time.sleep(0.05)
+    finally:
+        pool.close()

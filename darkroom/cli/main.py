@@ -19,8 +19,10 @@ from darkroom.cli.output import console, fail, json_line
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.records import ImageStatus
 from darkroom.engine import dlq as dead_letters
+from darkroom.engine import lifecycle
 from darkroom.engine.worker import WorkerPool
 from darkroom.ports import ImageQuery
+from darkroom.providers.model_catalog import CatalogModel
 from darkroom.settings import Settings
 from darkroom.views import image_record
 from darkroom.wiring import Runtime, SettingsError, build
@@ -33,11 +35,13 @@ dlq_app = typer.Typer(
 recipes_app = typer.Typer(help="Recipes: pipelines written as data.", no_args_is_help=True)
 models_app = typer.Typer(help="Model providers: what can run here.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+deploy_app = typer.Typer(help="Deploy to AWS: the CDK app in deploy/aws.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(images_app, name="images")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
+app.add_typer(deploy_app, name="deploy")
 
 OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
@@ -140,7 +144,7 @@ def serve(
             f"It is shown only now:[/]\n\n    {secret}\n"
         )
     metrics.prepare_multiprocess(settings.home)
-    pool = WorkerPool(settings, workers).start() if workers else None
+    pool = WorkerPool(settings, workers, nice=settings.worker_nice).start() if workers else None
     try:
         uvicorn.run(
             create_app(rt),
@@ -321,7 +325,7 @@ def images_show(image_id: str, as_json: JsonOption = False) -> None:
         return
     record = image_record(image, rt.blobs, rt.catalog)
     record["steps"] = rt.catalog.step_outputs(image.job_id) if image.job_id else {}
-    record["detection_records"] = [r.to_json() for r in rt.catalog.detection_records(image.id)]
+    record["detection_records"] = [r.to_json() for r in rt.detections.detection_records(image.id)]
     latest = rt.catalog.latest_analysis(image.id)
     record["analysis"] = latest.to_json() if latest is not None else None
     if as_json:
@@ -393,6 +397,46 @@ def dlq_list(as_json: JsonOption = False) -> None:
     console.print(table)
 
 
+@app.command()
+def reprocess(
+    image_ids: Annotated[
+        list[str] | None, typer.Argument(help="these images (default: all)")
+    ] = None,
+    step: Annotated[
+        list[str] | None, typer.Option(help="run only this step again (and what needs it)")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="STEP.FIELD=VALUE from stored results, e.g. embed.model=descriptor"),
+    ] = None,
+    recipe: Annotated[str | None, typer.Option(help="only images of this recipe")] = None,
+    status: Annotated[ImageStatus | None, typer.Option(help="only this status")] = None,
+    class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
+    every: Annotated[bool, typer.Option("--all", help="every image of the owner")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list, queue nothing")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a recipe, or some of its steps, again over stored images, through the queue (a
+    running worker does the work). A backfill: `--step embed --where embed.version=1`."""
+    from darkroom.cli import reprocess as reprocess_cli
+
+    try:
+        provenance = lifecycle.parse_where(where or [])
+    except ValueError as exc:
+        fail(str(exc))
+    if not (image_ids or every or provenance or recipe or status or class_name):
+        fail("name images, a filter (--where, --recipe, --status, --class), or --all")
+    rt = runtime()
+    if recipe is not None:
+        try:
+            rt.recipes.get(recipe)
+        except RecipeError as exc:
+            fail(str(exc))
+    query = ImageQuery(owner=rt.settings.owner, status=status, class_name=class_name, recipe=recipe)
+    found = reprocess_cli.selected(rt, image_ids or [], query, provenance)
+    reprocess_cli.run(rt, found, step or [], dry_run=dry_run, as_json=as_json)
+
+
 @dlq_app.command("replay")
 def dlq_replay(
     ident: Annotated[str | None, typer.Argument(help="image id or job id")] = None,
@@ -462,12 +506,65 @@ def recipes_show(name: str, as_json: JsonOption = False) -> None:
         console.print(yaml.safe_dump(data, sort_keys=False), end="")
 
 
+@recipes_app.command("asl")
+def recipes_asl(
+    name: str,
+    out: Annotated[
+        Path | None, typer.Option("--out", dir_okay=False, help="write here, not to stdout")
+    ] = None,
+) -> None:
+    """The recipe as an AWS Step Functions state machine (Amazon States Language JSON)."""
+    from darkroom.engine.asl import compile_asl, to_json
+    from darkroom.engine.recipes import RecipeBook
+
+    try:
+        text = to_json(compile_asl(RecipeBook(Settings().recipes_dir).get(name)))
+    except RecipeError as exc:
+        fail(str(exc))
+        return
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+@deploy_app.command("synth")
+def deploy_synth(
+    stage: Annotated[str, typer.Option(help="dev, staging or prod")] = "dev",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", file_okay=False, help="output folder (default deploy/aws/cdk.out)"),
+    ] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", "-c", help="KEY=VALUE, as `cdk synth -c` (repeatable)"),
+    ] = None,
+) -> None:
+    """Synthesize the CloudFormation templates of the AWS deployment (no AWS account needed)."""
+    from rich.markup import escape
+
+    from darkroom.cli import deploy as deploy_cli
+
+    try:
+        written = deploy_cli.synth(stage, out, context or [])
+    except deploy_cli.DeployError as exc:
+        fail(escape(str(exc)))  # messages quote pip extras, like darkroom[aws]
+        return
+    for path in written:
+        console.print(f"wrote {path}")
+
+
 @models_app.command("list")
 def models_list(as_json: JsonOption = False) -> None:
-    """Every provider a recipe can name, and whether it can run on this machine."""
+    """Every provider a recipe can name and whether it can run here; every model `models pull`
+    knows and whether it is installed."""
+    from darkroom.providers.model_catalog import installed_state
     from darkroom.providers.registry import KNOWN, readiness
 
+    settings = Settings()
     states = readiness()
+    models = _models_catalog(settings)
     if as_json:
         for info in KNOWN:
             json_line(
@@ -476,6 +573,19 @@ def models_list(as_json: JsonOption = False) -> None:
                     "kind": info.kind,
                     "status": states[info.name],
                     "description": info.description,
+                }
+            )
+        for model in models.values():
+            json_line(
+                {
+                    "name": model.name,
+                    "kind": "model",
+                    "provider": model.provider,
+                    "status": installed_state(model, settings.models_dir),
+                    "path": str(settings.models_dir / model.name),
+                    "description": model.description,
+                    "unverified": model.unverified,
+                    "files": [f.model_dump() for f in model.files],
                 }
             )
         return
@@ -491,6 +601,84 @@ def models_list(as_json: JsonOption = False) -> None:
             info.description,
         )
     console.print(table)
+    pulled = Table(title=f"models (darkroom models pull NAME, into {settings.models_dir})")
+    for column in ("name", "provider", "status", "size", "checksums", "description"):
+        pulled.add_column(column)
+    for model in models.values():
+        status = installed_state(model, settings.models_dir)
+        size = sum(f.size or 0 for f in model.files)
+        pulled.add_row(
+            model.name,
+            model.provider,
+            f"[green]{status}[/]" if status.startswith("ready") else status,
+            f"{size / 1e6:.0f} MB" if size else "",
+            "all verified"
+            if not model.unverified
+            else f"none published for {', '.join(model.unverified)}",
+            model.description,
+        )
+    console.print(pulled)
+
+
+def _models_catalog(settings: Settings) -> dict[str, CatalogModel]:
+    from darkroom.providers.model_catalog import catalog
+
+    try:
+        return dict(catalog(settings.models_catalog))
+    except ValueError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="a model from `darkroom models list`")],
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify", help="also install files that have no published checksum (unchecked)"
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Download a known model, check every file's SHA-256, install it in DARKROOM_HOME/models.
+    Interrupted downloads resume; a checksum mismatch installs nothing."""
+    from dataclasses import asdict
+
+    from darkroom.cli.progress import DownloadBar
+    from darkroom.providers.downloads import PullError, pull
+
+    settings = Settings()
+    models = _models_catalog(settings)
+    model = models.get(name)
+    if model is None:
+        fail(f"unknown model {name!r}; known: {', '.join(sorted(models)) or 'none'}")
+        return
+    try:
+        with DownloadBar(enabled=not (quiet or as_json)) as bar:
+            pulled = pull(
+                model,
+                settings.models_dir,
+                mirror=settings.models_mirror,
+                allow_unverified=no_verify,
+                progress=bar,
+            )
+    except PullError as exc:
+        fail(str(exc), code=1)
+        return
+    except OSError as exc:
+        fail(f"{settings.models_dir}: {exc.strerror or exc}", code=1)
+        return
+    folder = settings.models_dir / model.name
+    if as_json:
+        for item in pulled:
+            json_line({"model": model.name, **asdict(item), "path": str(folder / item.path)})
+        return
+    unchecked = [item.path for item in pulled if not item.verified]
+    note = f" (unverified: {', '.join(unchecked)})" if unchecked else " (checksums verified)"
+    console.print(f"{model.name}: installed in {folder}{note}")
+    console.print(f"use it in a recipe: provider: {model.provider}, options: {{model: {name}}}")
 
 
 def main() -> None:

@@ -20,5 +20,5 @@ def json_line(data: Any) -> None:
 def fail(message: str, code: int = 2) -> None:
     import typer
 
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, for logs and greps
     raise typer.Exit(code)

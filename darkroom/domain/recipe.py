@@ -39,6 +39,10 @@ class StepSpec(BaseModel):
     )
     settings: dict[str, Any] = Field(default_factory=dict, alias="with")
     retry: RetryPolicy | None = None
+    shadow: bool = Field(
+        default=False,
+        description="run beside the live step to evaluate a new model: stored, never served",
+    )
 
     @property
     def key(self) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # events import records (utcnow)
+    from darkroom.domain.events import Event
 
 
 def utcnow() -> datetime:
@@ -132,6 +135,18 @@ class Claim:
     job: Job
     receipt: str
     attempt: int
+
+
+@dataclass(frozen=True)
+class FinishedStep:
+    """A step's result as the catalog stores it: its output, its changes to the image and the
+    events it announces."""
+
+    step: str
+    output: dict[str, Any]
+    image_updates: dict[str, Any] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,41 @@ class Intake:
         self._record(image)
         return Accepted(image, new=True)
 
-    def _record(self, image: Image) -> None:
+    def accept_stored(
+        self,
+        key: str,
+        *,
+        owner: str,
+        recipe: str,
+        size: int,
+        idempotency_key: str,
+        source: str,
+        enqueue: bool = True,
+    ) -> Accepted:
+        """An original that is already in the store at `key` (an object put straight into the
+        bucket): recorded where it lies, nothing copied. The same key (same idempotency key) is
+        the same image on every delivery of its notification. With `enqueue=False` no job is
+        queued: the caller runs the job itself (a Lambda handling the notification)."""
+        self.recipes.get(recipe)
+        existing = self.catalog.find_image(owner, idempotency_key)
+        if existing is not None:
+            return Accepted(existing, new=False)
+        image_id = stable_id(owner, idempotency_key)
+        image = Image(
+            id=image_id,
+            owner=owner,
+            recipe=recipe,
+            filename=display_name(key),
+            location=key,
+            source=source,
+            idempotency_key=idempotency_key,
+            job_id=stable_id("job", image_id, "1"),
+            size_bytes=size,  # validate refuses one over the limit before reading it
+        )
+        self._record(image, enqueue=enqueue)
+        return Accepted(image, new=True)
+
+    def _record(self, image: Image, *, enqueue: bool = True) -> None:
         assert image.job_id is not None
         job = Job(id=image.job_id, image_id=image.id, owner=image.owner, recipe=image.recipe)
         received = make_event(
@@ -159,7 +193,8 @@ class Intake:
         )
         with self.catalog.atomic():
             self.catalog.add_image(image)
-            self.queue.enqueue(job)
+            if enqueue:
+                self.queue.enqueue(job)
             self.catalog.add_events([received])
             later = self.outbox.within([received])
         self.outbox.publish(later)

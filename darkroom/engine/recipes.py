@@ -60,7 +60,10 @@ def compile_recipe(recipe: Recipe, *, origin: str) -> CompiledRecipe:
         missing = [need for need in definition.needs if need not in seen_steps]
         if missing:
             problems.append(f"  - {where}: needs {', '.join(missing)} earlier in the recipe")
-        seen_steps.add(definition.name)
+        if spec.shadow and not definition.shadowable:
+            problems.append(f"  - {where}: cannot run in shadow: what it does is served")
+        if not spec.shadow:  # nothing may depend on a shadow step's results
+            seen_steps.add(definition.name)
         try:
             settings = definition.settings.model_validate(spec.settings)
         except ValidationError as exc:

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import metrics
-from darkroom.domain.errors import Permanent, RecipeError, Rejected
+from darkroom.domain.errors import NotFound, Permanent, RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
-from darkroom.domain.records import Claim, Image, ImageStatus
+from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job
+from darkroom.engine import lifecycle
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
 from darkroom.ports import Catalog, Queue
@@ -39,6 +40,15 @@ class Outcome:
     step_seconds: float = 0.0  # inside steps
     seconds: float = 0.0  # the whole job in this worker, claim to ack
     error: str | None = None
+    failed_step: str | None = None  # the step whose failure ended this run (retry or DLQ)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One named step run on its own (a Step Functions task): the image as it stands after it."""
+
+    image: Image
+    ran: bool  # False: the step had finished before, or the image had reached a final status
 
 
 @dataclass
@@ -99,10 +109,17 @@ class Engine:
             if self.clock() - extended_at > visibility / 3:
                 self.queue.extend(claim, visibility)
                 extended_at = self.clock()
-            if step.definition.checkpoint:
-                unsaved.save()
+            if step.definition.checkpoint and not unsaved.save():
+                return self._vanished(claim, image, outcome)
             ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, scratch)
             started = self.clock()
+            if step.spec.shadow:
+                output = _shadow_run(step, ctx)
+                elapsed = self.clock() - started
+                unsaved.add(step.name, output, {}, [], elapsed)
+                outputs[step.name] = output
+                outcome.steps_run.append(step.name)
+                continue
             try:
                 result = step.definition.run(ctx, step.settings)
             except Rejected as exc:
@@ -123,9 +140,10 @@ class Engine:
             elif image.status is not ImageStatus.PROCESSING:
                 updates["status"] = ImageStatus.PROCESSING  # with the first result, not alone
             unsaved.add(step.name, result.output, updates, step_events, elapsed)
-            if step.definition.checkpoint or unsaved.seconds >= self.commit_interval:
-                unsaved.save()
-            _apply(image, updates)
+            _apply(image, updates)  # first: a vanished image's cleanup needs the moved location
+            due = step.definition.checkpoint or unsaved.seconds >= self.commit_interval
+            if due and not unsaved.save():
+                return self._vanished(claim, image, outcome)
             outputs[step.name] = result.output
             events.extend(step_events)
             outcome.steps_run.append(step.name)
@@ -137,14 +155,128 @@ class Engine:
             "engine", PROCESSED, self._detail(image, status=final.value), key=f"{job.id}:done"
         )
         with self.catalog.atomic():
-            unsaved.save()
-            if final is ImageStatus.COMPLETED:
-                self.catalog.update_image(image.id, status=final)
-            self.catalog.add_events([done])
+            present = unsaved.save(
+                {"status": final} if final is ImageStatus.COMPLETED else None, events=[done]
+            )
             self.queue.ack(claim)
-            later = self.outbox.within([*events, done])
+            later = self.outbox.within([*events, done] if present else events)
         self.outbox.publish(later)
+        if not present:
+            return self._vanished(claim, image, outcome)
         return outcome
+
+    def _vanished(self, claim: Claim, image: Image, outcome: Outcome) -> Outcome:
+        """The image was deleted while its job ran: remove what the steps made since (files,
+        index entries, records) instead of leaving them behind, and end the job."""
+        self._remove_leftovers(image)
+        self.queue.ack(claim)  # a repeat after the final batch's ack changes nothing
+        log.info("image deleted while processing", extra={"image_id": image.id})
+        outcome.status = "deleted"
+        return outcome
+
+    def _remove_leftovers(self, image: Image) -> None:
+        ports = self.ports
+        lifecycle.remove_files(ports.blobs, image, (ports.vectors, ports.text), ports.detections)
+        self.catalog.delete_image(image.id)
+
+    def run_step(self, image_id: str, step_name: str) -> StepRun:
+        """Run one named step of the image's recipe, outside any queue (a Step Functions task:
+        the state machine holds the order, the retries and the catch). Idempotent: a step with
+        a stored output, or an image that has reached a final status, runs nothing. A failure
+        is counted and raised for the caller's retry policy; bad input ends `rejected`."""
+        image = self.catalog.get_image(image_id)
+        if image is None or image.job_id is None:
+            raise NotFound(f"no image {image_id!r} (deleted, or never accepted)")
+        recipe = self.recipes.get(image.recipe)
+        names = [step.name for step in recipe.steps]
+        if step_name not in names:
+            raise RecipeError(
+                f"recipe {recipe.name!r} has no step {step_name!r}; its steps: {', '.join(names)}"
+            )
+        outputs = self.catalog.step_outputs(image.job_id)
+        if image.status.final or step_name in outputs:
+            return StepRun(image, ran=False)
+        index = names.index(step_name)
+        step = recipe.steps[index]
+        # Only what the step declares it needs must be done: the state machine's Choice may
+        # skip a step (notify, for a certain result) that nothing later depends on.
+        needed = set(step.definition.needs)
+        missing = [
+            earlier.name
+            for earlier in recipe.steps[:index]
+            if earlier.definition.name in needed and earlier.name not in outputs
+        ]
+        if missing:
+            raise RecipeError(f"step {step_name!r} runs after {', '.join(missing)}, not before")
+        job = Job(id=image.job_id, image_id=image.id, owner=image.owner, recipe=image.recipe)
+        ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, {})
+        started = self.clock()
+        try:
+            if step.spec.shadow:
+                result = StepResult(output=_shadow_run(step, ctx))
+            else:
+                result = step.definition.run(ctx, step.settings)
+        except Rejected as exc:
+            self._mark_rejected(image, step, str(exc), [])
+            return StepRun(image, ran=True)
+        except Exception as exc:
+            metrics.STEP_FAILURES.labels(image.recipe, step.name).inc()
+            error = f"{step.name}: {type(exc).__name__}: {exc}"
+            self.catalog.count_step_failure(image.job_id, step.name, error)
+            raise
+        elapsed = self.clock() - started
+        metrics.STEP_SECONDS.labels(image.recipe, step.name).observe(elapsed)
+        events = [] if step.spec.shadow else self._step_events(image, step, result)
+        updates = dict(result.image)
+        last = index == len(names) - 1
+        if result.finish is not None:
+            updates["status"] = result.finish
+        elif last:
+            updates["status"] = ImageStatus.COMPLETED
+        elif image.status is not ImageStatus.PROCESSING:
+            updates["status"] = ImageStatus.PROCESSING
+        _apply(image, updates)
+        if result.finish is not None or last:
+            events.append(
+                make_event(
+                    "engine",
+                    PROCESSED,
+                    self._detail(image, status=image.status.value),
+                    key=f"{job.id}:done",
+                )
+            )
+        finished = FinishedStep(step.name, result.output, updates, tuple(events), elapsed)
+        with self.catalog.atomic():
+            present = self.catalog.finish_steps(job.id, image.id, [finished])
+            later = self.outbox.within(events) if present else []
+        self.outbox.publish(later)
+        if not present:
+            self._remove_leftovers(image)
+            raise NotFound(f"image {image_id!r} was deleted while its step ran")
+        return StepRun(image, ran=True)
+
+    def fail(self, image_id: str, error: str) -> Image:
+        """Mark an image failed from outside the queue (a state machine's catch, after its last
+        retry), with its ImageFailed event. A repeat changes nothing."""
+        image = self.catalog.get_image(image_id)
+        if image is None:
+            raise NotFound(f"no image {image_id!r} (deleted, or never accepted)")
+        if image.status.final:
+            return image
+        failed = make_event(
+            "engine",
+            FAILED,
+            self._detail(image, status="failed", error=error),
+            key=f"{image.job_id}:failed",
+        )
+        with self.catalog.atomic():
+            self.catalog.update_image(image.id, status=ImageStatus.FAILED, error=error)
+            self.catalog.add_events([failed])
+            later = self.outbox.within([failed])
+        log.error("image failed", extra={"image_id": image.id, "error": error})
+        self.outbox.publish(later)
+        image.status, image.error = ImageStatus.FAILED, error
+        return image
 
     def _step_events(self, image: Image, step: CompiledStep, result: StepResult) -> list[Event]:
         key = f"{image.job_id}:{step.name}"
@@ -176,23 +308,35 @@ class Engine:
         events: list[Event],
         outcome: Outcome,
     ) -> Outcome:
+        self._mark_rejected(image, step, reason, events, claim)
+        outcome.status, outcome.error = ImageStatus.REJECTED.value, reason
+        return outcome
+
+    def _mark_rejected(
+        self,
+        image: Image,
+        step: CompiledStep,
+        reason: str,
+        events: list[Event],
+        claim: Claim | None = None,
+    ) -> None:
         failed = make_event(
             step.definition.name,
             FAILED,
             self._detail(image, status="rejected", step=step.name, error=reason),
-            key=f"{claim.job.id}:rejected",
+            key=f"{image.job_id}:rejected",
         )
         with self.catalog.atomic():
             self.catalog.update_image(image.id, status=ImageStatus.REJECTED, error=reason)
             self.catalog.add_events([failed])
-            self.queue.ack(claim)
+            if claim is not None:
+                self.queue.ack(claim)
             later = self.outbox.within([*events, failed])
         log.info(
             "image rejected", extra={"image_id": image.id, "step": step.name, "reason": reason}
         )
         self.outbox.publish(later)
-        outcome.status, outcome.error = ImageStatus.REJECTED.value, reason
-        return outcome
+        image.status, image.error = ImageStatus.REJECTED, reason
 
     def _failed_attempt(
         self,
@@ -206,6 +350,7 @@ class Engine:
     ) -> Outcome:
         error = f"{step.name}: {type(exc).__name__}: {exc}"
         metrics.STEP_FAILURES.labels(claim.job.recipe, step.name).inc()
+        outcome.failed_step = step.name
         failures = self.catalog.count_step_failure(claim.job.id, step.name, error)
         if failures >= step.retry.max_attempts or isinstance(exc, Permanent):
             outcome.error = error
@@ -263,9 +408,7 @@ class _UnsavedResults:
     catalog: Catalog
     job_id: str
     image_id: str
-    results: list[tuple[str, dict[str, Any], dict[str, Any], list[Event], float]] = field(
-        default_factory=list
-    )
+    results: list[FinishedStep] = field(default_factory=list)
     seconds: float = 0.0
 
     def add(
@@ -276,19 +419,33 @@ class _UnsavedResults:
         events: list[Event],
         seconds: float,
     ) -> None:
-        self.results.append((step, output, updates, events, seconds))
+        self.results.append(FinishedStep(step, output, updates, tuple(events), seconds))
         self.seconds += seconds
 
-    def save(self) -> None:
-        if not self.results:
-            return
-        with self.catalog.atomic():
-            for step, output, updates, events, seconds in self.results:
-                self.catalog.finish_step(
-                    self.job_id, step, output, self.image_id, updates, events, seconds
-                )
-        self.results.clear()
+    def save(
+        self, image_updates: dict[str, Any] | None = None, events: Sequence[Event] = ()
+    ) -> bool:
+        """Commit what is pending, with the job's own final changes when it ends. False when
+        the image was deleted meanwhile."""
+        if not self.results and not image_updates and not events:
+            return True
+        present = self.catalog.finish_steps(
+            self.job_id, self.image_id, self.results, image_updates, events
+        )
+        self.results = []
         self.seconds = 0.0
+        return present
+
+
+def _shadow_run(step: CompiledStep, ctx: StepContext) -> dict[str, Any]:
+    """A model under evaluation: its output is kept, its changes to the image and its events are
+    not, and its failure never fails the live pipeline (it is recorded instead)."""
+    try:
+        output = step.definition.run(ctx, step.settings).output
+    except Exception as exc:  # Rejected too: the live steps decide what becomes of the image
+        log.warning("shadow step failed", extra={"step": step.name, "error": str(exc)})
+        output = {"error": f"{type(exc).__name__}: {exc}"}
+    return {**output, "shadow": True}
 
 
 def _apply(image: Image, updates: dict[str, Any]) -> None:

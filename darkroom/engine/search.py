@@ -72,6 +72,13 @@ class Search:
     def threshold(self, min_score: float | None) -> float:
         return min_score if min_score is not None else self.embedder().threshold
 
+    def text_threshold(self, embedder: Embedder, min_score: float | None) -> float:
+        """Words and pictures score lower together than two pictures do (CLIP: ~0.3 for a match
+        against ~0.9 for a copy), so a text-capable embedder may calibrate its own threshold."""
+        if min_score is not None:
+            return min_score
+        return float(getattr(embedder, "text_threshold", embedder.threshold))
+
     def by_text(
         self,
         owner: str,
@@ -96,7 +103,7 @@ class Search:
                 owner,
                 vectors[0],
                 limit * 2,
-                min_score if min_score is not None else embedder.threshold,
+                self.text_threshold(embedder, min_score),
                 filters,
             )
         if len(rankings) == 1:

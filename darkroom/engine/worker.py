@@ -94,8 +94,10 @@ class _StopWithParent:
 
 
 def _process_main(
-    settings: Settings, stop: ProcessEvent, log_setup: Callable[[], None] | None
+    settings: Settings, stop: ProcessEvent, log_setup: Callable[[], None] | None, nice: int
 ) -> None:
+    if nice:
+        os.nice(nice)
     if log_setup is not None:
         log_setup()
     with contextlib.suppress(KeyboardInterrupt):
@@ -105,13 +107,21 @@ def _process_main(
 class WorkerPool:
     """N worker processes (spawned, so no state leaks from the parent)."""
 
-    def __init__(self, settings: Settings, count: int, log_setup: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        count: int,
+        log_setup: Callable[[], None] | None = None,
+        nice: int = 0,
+    ):
+        """`nice` lowers the workers' CPU priority: beside the HTTP API (`darkroom serve`), an
+        upload is answered first and images are processed with the CPU left over."""
         self.context = mp.get_context("spawn")
         self.stop = self.context.Event()
         self.processes = [
             self.context.Process(
                 target=_process_main,
-                args=(settings, self.stop, log_setup),
+                args=(settings, self.stop, log_setup, nice),
                 name=f"darkroom-worker-{i}",
             )
             for i in range(count)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from darkroom.ports import Analyzer, Detector, Embedder
+from darkroom.settings import Settings
 
 DetectorFactory = Callable[[dict[str, Any]], Detector]
 EmbedderFactory = Callable[[dict[str, Any]], Embedder]
@@ -45,6 +46,18 @@ def _rekognition(options: dict[str, Any]) -> Detector:
     return RekognitionDetector(options)
 
 
+def _clip_detector(options: dict[str, Any]) -> Detector:
+    from darkroom.providers.clip import ClipZeroShot
+
+    return ClipZeroShot(options)
+
+
+def _clip_embedder(options: dict[str, Any]) -> Embedder:
+    from darkroom.providers.clip import ClipEmbedder
+
+    return ClipEmbedder(options)
+
+
 def _descriptor(options: dict[str, Any]) -> Embedder:
     from darkroom.providers.descriptor import ColourTextureEmbedder
 
@@ -67,9 +80,13 @@ DETECTORS: dict[str, DetectorFactory] = {
     "opencv": _opencv,
     "onnx": _onnx,
     "rekognition": _rekognition,
+    "clip": _clip_detector,
 }
-EMBEDDERS: dict[str, EmbedderFactory] = {"descriptor": _descriptor}
-EMBEDDERS["http"] = _http_embeddings
+EMBEDDERS: dict[str, EmbedderFactory] = {
+    "descriptor": _descriptor,
+    "clip": _clip_embedder,
+    "http": _http_embeddings,
+}
 ANALYZERS: dict[str, AnalyzerFactory] = {"llm": _llm}
 
 
@@ -106,6 +123,13 @@ KNOWN = (
         "colour and texture descriptor for look-alike search (offline)",
     ),
     ProviderInfo(
+        "clip",
+        "detector, embedder",
+        ("onnxruntime", "tokenizers"),
+        "onnx",
+        "CLIP (ONNX): zero-shot labels, picture and text embeddings in one space",
+    ),
+    ProviderInfo(
         "llm",
         "analyzer",
         ("httpx", "jsonschema"),
@@ -122,8 +146,9 @@ KNOWN = (
 )
 
 
-def readiness() -> dict[str, str]:
-    """Each known provider: 'ready', or what is missing. Loads no model."""
+def readiness(settings: Settings | None = None) -> dict[str, str]:
+    """Each known provider: 'ready', or what is missing; given the settings, each model of the
+    catalog too ('model:NAME': installed or not). Loads no model."""
     states: dict[str, str] = {}
     for info in KNOWN:
         missing = [module for module in info.needs if importlib.util.find_spec(module) is None]
@@ -139,6 +164,11 @@ def readiness() -> dict[str, str]:
             states[info.name] = f"no API key (set {names})"
         else:
             states[info.name] = "ready"
+    if settings is not None:
+        from darkroom.providers.model_catalog import catalog, installed_state
+
+        for model in catalog(settings.models_catalog).values():
+            states[f"model:{model.name}"] = installed_state(model, settings.models_dir)
     return states
 
 

@@ -9,7 +9,15 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from darkroom.domain.records import Image, ImageStatus, Job
-from darkroom.ports import BlobStore, Catalog, Notifier, Providers, TextIndex, VectorIndex
+from darkroom.ports import (
+    BlobStore,
+    Catalog,
+    DetectionLog,
+    Notifier,
+    Providers,
+    TextIndex,
+    VectorIndex,
+)
 from darkroom.settings import Limits
 
 
@@ -27,6 +35,7 @@ class StepPorts:
     providers: Providers
     vectors: VectorIndex
     text: TextIndex
+    detections: DetectionLog
 
 
 @dataclass
@@ -68,3 +77,6 @@ class StepDefinition(Generic[S]):
     # re-running them after it would fail: the engine saves every result before it runs and
     # its own right after, instead of grouping it with quicker steps.
     checkpoint: bool = False
+    # Its effects are kept apart from what is served (an output; a vector in the model's own
+    # space), so a new model can run it in shadow beside the live one.
+    shadowable: bool = False

@@ -36,5 +36,6 @@ STEP = StepDefinition(
     settings=DetectSettings,
     event="LabelsDetected",
     needs=("validate",),
+    shadowable=True,
     description="labels with confidence (percent) and boxes from a detector provider",
 )

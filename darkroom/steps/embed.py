@@ -80,5 +80,6 @@ STEP = StepDefinition(
     settings=EmbedSettings,
     event="ImageEmbedded",
     needs=("validate",),
+    shadowable=True,
     description="embed the picture and store the vector for similar-image search",
 )

@@ -23,7 +23,7 @@ def run(ctx: StepContext, settings: RecordSettings) -> StepResult:
         file_size=ctx.image.size_bytes,
         image_format=ctx.image.format or "",
     )
-    ctx.ports.catalog.put_detection_record(record)
+    ctx.ports.detections.put_detection_record(record)
     return StepResult(output=record.to_json())
 
 

@@ -19,6 +19,7 @@ from darkroom.domain.events import Event
 from darkroom.domain.records import (
     IMAGE_UPDATABLE_FIELDS,
     DetectionRecord,
+    FinishedStep,
     Image,
     ImageStatus,
     Label,
@@ -119,6 +120,9 @@ def _updates_row(fields: dict[str, Any]) -> dict[str, Any]:
 _IMAGE_BY_ID = select(t.images).where(t.images.c.id == bindparam("image_id"))
 _IMAGE_BY_ID_AND_OWNER = _IMAGE_BY_ID.where(t.images.c.owner == bindparam("owner"))
 _UPDATE_IMAGE = update(t.images).where(t.images.c.id == bindparam("_image_id"))
+_IMAGE_FOR_UPDATE = (
+    select(t.images.c.id).where(t.images.c.id == bindparam("_image_id")).with_for_update()
+)
 _STEP_OUTPUTS = select(t.step_results.c.step, t.step_results.c.output).where(
     t.step_results.c.job_id == bindparam("job_id")
 )
@@ -132,7 +136,9 @@ _MARK_PUBLISHED = (
 class SqlCatalog:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._insert_step_result = db.insert_ignoring_conflicts(t.step_results)
+        self._insert_step_results = db.insert_ignoring_conflicts(t.step_results).returning(
+            t.step_results.c.step
+        )
         self._insert_event = db.insert_ignoring_conflicts(t.events)
 
     @contextmanager
@@ -254,33 +260,46 @@ class SqlCatalog:
                 step: output for step, output in conn.execute(_STEP_OUTPUTS, {"job_id": job_id})
             }
 
-    def finish_step(
+    def finish_steps(
         self,
         job_id: str,
-        step: str,
-        output: dict[str, Any],
         image_id: str,
-        image_updates: dict[str, Any],
-        events: Sequence[Event],
-        seconds: float = 0.0,
-    ) -> None:
+        steps: Sequence[FinishedStep],
+        image_updates: dict[str, Any] | None = None,
+        events: Sequence[Event] = (),
+    ) -> bool:
+        now = time.time()
+        rows = [
+            {
+                "job_id": job_id,
+                "step": item.step,
+                "image_id": image_id,
+                "output": item.output,
+                "seconds": item.seconds,
+                "finished_at": now,
+            }
+            for item in steps
+        ]
         with self.db.atomic() as conn:
-            stored = conn.execute(
-                self._insert_step_result,
-                {
-                    "job_id": job_id,
-                    "step": step,
-                    "image_id": image_id,
-                    "output": output,
-                    "seconds": seconds,
-                    "finished_at": time.time(),
-                },
+            # Locked (on PostgreSQL) so a concurrent delete waits for this batch or wins first.
+            if conn.execute(_IMAGE_FOR_UPDATE, {"_image_id": image_id}).first() is None:
+                return False  # deleted while its job ran: store nothing for it
+            # One multi-row INSERT: RETURNING names the steps that were new. A step another
+            # worker finished first keeps its first result, and its changes and events stand.
+            stored = (
+                {row.step for row in conn.execute(self._insert_step_results, rows)}
+                if rows
+                else set()
             )
-            if not stored.rowcount:
-                return  # another worker finished this step first: its result stands
-            if image_updates:
-                conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(image_updates)})
-            self._insert_events(conn, events)
+            fresh = [item for item in steps if item.step in stored]
+            merged: dict[str, Any] = {}
+            for item in fresh:
+                merged.update(item.image_updates)
+            merged.update(image_updates or {})
+            if merged:
+                conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(merged)})
+            self._insert_events(conn, [e for item in fresh for e in item.events] + list(events))
+        return True
 
     def step_seconds(self) -> dict[str, tuple[int, float]]:
         """Per step name: how many finished, and the seconds they took in all."""
@@ -343,6 +362,10 @@ class SqlCatalog:
         with self.db.atomic() as conn:
             conn.execute(delete(table).where(table.c.image_id == record.image_id))
             conn.execute(insert(table).values(**row))
+
+    def delete_detection_records(self, image_id: str) -> None:
+        with self.db.atomic() as conn:
+            conn.execute(delete(t.detection_logs).where(t.detection_logs.c.image_id == image_id))
 
     def detection_records(self, image_id: str) -> list[DetectionRecord]:
         table = t.detection_logs

@@ -135,7 +135,7 @@ def get_image(
             )
     record["steps"] = steps
     record["detections"] = [
-        DetectionOut(**r.to_json()) for r in svc.runtime.catalog.detection_records(image.id)
+        DetectionOut(**r.to_json()) for r in svc.runtime.detections.detection_records(image.id)
     ]
     latest = svc.runtime.catalog.latest_analysis(image.id)
     record["analysis"] = latest.to_json() if latest is not None else None
@@ -269,7 +269,9 @@ def delete_image(
     svc = services(request)
     image = owned(svc, image_id, principal)
     rt = svc.runtime
-    lifecycle.delete_image(rt.catalog, rt.blobs, rt.outbox, image, (rt.vectors, rt.text))
+    lifecycle.delete_image(
+        rt.catalog, rt.blobs, rt.outbox, image, (rt.vectors, rt.text), rt.detections
+    )
     return Response(status_code=204)
 
 

@@ -38,7 +38,10 @@ def health(request: Request) -> JSONResponse:
         checks["storage"] = f"failed: {type(exc).__name__}: {exc}"
     healthy = all(value == "ok" for value in checks.values())
     body = Health(
-        status="ok" if healthy else "degraded", checks=checks, queue=depth, providers=readiness()
+        status="ok" if healthy else "degraded",
+        checks=checks,
+        queue=depth,
+        providers=readiness(rt.settings),
     )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 

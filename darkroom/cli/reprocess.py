@@ -1,0 +1,83 @@
+"""`darkroom reprocess`: run a recipe, or some of its steps, again over stored images through
+the queue (a backfill: re-embed everything an older model made, say)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from darkroom.cli.output import console, fail, json_line
+from darkroom.domain.errors import RecipeError
+from darkroom.domain.records import Image
+from darkroom.engine import lifecycle
+from darkroom.ports import ImageQuery
+from darkroom.wiring import Runtime
+
+
+def selected(
+    rt: Runtime, image_ids: Sequence[str], query: ImageQuery, where: dict[str, str]
+) -> list[Image]:
+    if image_ids:
+        found = [rt.catalog.get_image(image_id, rt.settings.owner) for image_id in image_ids]
+        missing = [i for i, image in zip(image_ids, found, strict=True) if image is None]
+        if missing:
+            fail(f"no image {', '.join(missing)} for owner {rt.settings.owner!r}", code=1)
+        return [
+            image
+            for image in found
+            if image is not None
+            and (not where or (image.job_id and _matches(rt, image.job_id, where)))
+        ]
+    return list(lifecycle.backfill_candidates(rt.catalog, query, where))
+
+
+def _matches(rt: Runtime, job_id: str, where: dict[str, str]) -> bool:
+    return lifecycle.made_by(rt.catalog.step_outputs(job_id), where)
+
+
+def run(
+    rt: Runtime,
+    images: list[Image],
+    steps: Sequence[str],
+    *,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    outcomes: Counter[tuple[str, str]] = Counter()
+    with Progress(
+        TextColumn("queueing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=as_json or not images,
+    ) as progress:
+        task = progress.add_task("queue", total=len(images))
+        for image in images:
+            result, detail = _one(rt, image, steps, dry_run)
+            outcomes[result, detail.get("reason", "")] += 1
+            if as_json:
+                json_line({"image_id": image.id, "result": result, **detail})
+            progress.advance(task)
+    if as_json:
+        return
+    table = Table(title="reprocess" + (" (dry run: nothing queued)" if dry_run else ""))
+    for column in ("result", "images", "reason"):
+        table.add_column(column)
+    for (result, reason), count in sorted(outcomes.items()):
+        table.add_row(result, str(count), reason)
+    console.print(table if outcomes else "no image matches")
+
+
+def _one(
+    rt: Runtime, image: Image, steps: Sequence[str], dry_run: bool
+) -> tuple[str, dict[str, str]]:
+    if dry_run:
+        return "would queue", {}
+    try:
+        updated = lifecycle.reprocess(rt.catalog, rt.queue, rt.recipes, image, steps=steps)
+    except (lifecycle.Conflict, RecipeError) as exc:
+        return "skipped", {"reason": str(exc)}
+    return "queued", {"job_id": updated.job_id or ""}

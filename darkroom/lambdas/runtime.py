@@ -1,0 +1,62 @@
+"""What every darkroom Lambda shares: the Runtime, built once per container from the environment
+(DARKROOM_* settings), and Powertools' structured logger, EMF metrics and tracer."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+from darkroom.domain.records import Image, ImageStatus
+from darkroom.settings import Settings
+from darkroom.wiring import Runtime, build
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "darkroom")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "darkroom")
+
+# The logger is named after the service, "darkroom": the engine's own loggers (darkroom.engine,
+# darkroom.events, ...) are its children, so their records come out as the same JSON lines.
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)  # off outside Lambda (no X-Ray daemon to talk to)
+
+
+@cache
+def runtime() -> Runtime:
+    """Adapters, database pool and models, built on the first invocation of a container and kept
+    for every later one."""
+    return build(Settings())
+
+
+def reset() -> None:
+    """Forget the Runtime (tests change the environment between cases)."""
+    if runtime.cache_info().currsize:
+        runtime().close()
+    runtime.cache_clear()
+
+
+def count_image(image: Image) -> None:
+    """The outcome of one image that reached a final status, as EMF metrics."""
+    if image.status is ImageStatus.COMPLETED:
+        metrics.add_metric(name="ImagesProcessed", unit=MetricUnit.Count, value=1)
+        if image.uncertain:
+            metrics.add_metric(name="ImagesUncertain", unit=MetricUnit.Count, value=1)
+    elif image.status is ImageStatus.REJECTED:
+        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+    elif image.status is ImageStatus.DUPLICATE:
+        metrics.add_metric(name="ImagesDuplicate", unit=MetricUnit.Count, value=1)
+    elif image.status is ImageStatus.FAILED:
+        metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
+
+
+def count_step_failure(recipe: str, step: str) -> None:
+    """A failed step attempt, with the step as a dimension (its own EMF blob: the dimensions of
+    the handler's shared metric set are per invocation, not per metric)."""
+    with single_metric(
+        name="StepFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="recipe", value=recipe)
+        metric.add_dimension(name="step", value=step)
