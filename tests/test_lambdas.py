@@ -292,8 +292,21 @@ def test_metrics_are_emitted_as_emf(
         for directive in blob["_aws"]["CloudWatchMetrics"]
         for metric in directive["Metrics"]
     }
-    assert {"ImagesProcessed", "ImagesUncertain"} <= names
+    assert {"ImagesProcessed", "ImagesUncertain", "ImagesClassified", "StepSeconds"} <= names
     assert all(d["Namespace"] == "darkroom" for b in blobs for d in b["_aws"]["CloudWatchMetrics"])
+    # The dimensions the dashboard's SEARCH expressions name (deploy/aws monitoring.py).
+    by_name = {
+        metric["Name"]: (blob, sorted(directive["Dimensions"][0]))
+        for blob in blobs
+        for directive in blob["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    classified, dimensions = by_name["ImagesClassified"]
+    assert dimensions == ["class", "service"] and classified["class"] == "cat"
+    steps = {b["step"]: b for b in blobs if "StepSeconds" in b}
+    assert {"validate", "thumbnail", "detect", "classify"} <= set(steps)
+    assert all(b["recipe"] == "colour-pets" and min(b["StepSeconds"]) >= 0 for b in steps.values())
+    assert sorted(by_name["StepSeconds"][1]) == ["recipe", "service", "step"]
 
 
 # --- the Step Functions task and the API ------------------------------------------------

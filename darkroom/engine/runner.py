@@ -41,6 +41,7 @@ class Outcome:
     seconds: float = 0.0  # the whole job in this worker, claim to ack
     error: str | None = None
     failed_step: str | None = None  # the step whose failure ended this run (retry or DLQ)
+    seconds_by_step: dict[str, float] = field(default_factory=dict)  # steps that succeeded
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class StepRun:
 
     image: Image
     ran: bool  # False: the step had finished before, or the image had reached a final status
+    seconds: float = 0.0  # inside the step, when it ran and succeeded
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Engine:
                 return self._failed_attempt(claim, image, recipe, step, exc, events, outcome)
             elapsed = self.clock() - started
             outcome.step_seconds += elapsed
+            outcome.seconds_by_step[step.name] = elapsed
             metrics.STEP_SECONDS.labels(job.recipe, step.name).observe(elapsed)
             step_events = self._step_events(image, step, result)
             updates = dict(result.image)
@@ -253,7 +256,7 @@ class Engine:
         if not present:
             self._remove_leftovers(image)
             raise NotFound(f"image {image_id!r} was deleted while its step ran")
-        return StepRun(image, ran=True)
+        return StepRun(image, ran=True, seconds=elapsed)
 
     def fail(self, image_id: str, error: str) -> Image:
         """Mark an image failed from outside the queue (a state machine's catch, after its last

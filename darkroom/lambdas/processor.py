@@ -28,6 +28,7 @@ from darkroom.lambdas.runtime import (
     logger,
     metrics,
     runtime,
+    time_steps,
     tracer,
 )
 from darkroom.ports import Queue
@@ -112,6 +113,7 @@ def run_job(claim: Claim) -> Outcome:
             "error": outcome.error,
         },
     )
+    time_steps(claim.job.recipe, outcome.seconds_by_step)
     if outcome.failed_step is not None:
         count_step_failure(claim.job.recipe, outcome.failed_step)
     image = rt.catalog.get_image(outcome.image_id)

@@ -43,6 +43,8 @@ def count_image(image: Image) -> None:
         metrics.add_metric(name="ImagesProcessed", unit=MetricUnit.Count, value=1)
         if image.uncertain:
             metrics.add_metric(name="ImagesUncertain", unit=MetricUnit.Count, value=1)
+        if image.class_name:
+            _dimensioned("ImagesClassified", MetricUnit.Count, 1, {"class": image.class_name})
     elif image.status is ImageStatus.REJECTED:
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
     elif image.status is ImageStatus.DUPLICATE:
@@ -52,11 +54,20 @@ def count_image(image: Image) -> None:
 
 
 def count_step_failure(recipe: str, step: str) -> None:
-    """A failed step attempt, with the step as a dimension (its own EMF blob: the dimensions of
-    the handler's shared metric set are per invocation, not per metric)."""
-    with single_metric(
-        name="StepFailed", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
-    ) as metric:
+    """A failed step attempt, with the step as a dimension."""
+    _dimensioned("StepFailed", MetricUnit.Count, 1, {"recipe": recipe, "step": step})
+
+
+def time_steps(recipe: str, seconds_by_step: dict[str, float]) -> None:
+    """How long each step that ran took (the dashboard's step latency)."""
+    for step, seconds in seconds_by_step.items():
+        _dimensioned("StepSeconds", MetricUnit.Seconds, seconds, {"recipe": recipe, "step": step})
+
+
+def _dimensioned(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
+    """A metric with its own dimensions, in its own EMF blob: the dimensions of the handler's
+    shared metric set are per invocation, not per metric."""
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE)
-        metric.add_dimension(name="recipe", value=recipe)
-        metric.add_dimension(name="step", value=step)
+        for key, text in dimensions.items():
+            metric.add_dimension(name=key, value=text)

@@ -23,6 +23,7 @@ from darkroom.lambdas.runtime import (
     logger,
     metrics,
     runtime,
+    time_steps,
     tracer,
 )
 
@@ -81,6 +82,8 @@ def step(event: dict[str, Any]) -> dict[str, Any]:
         count_step_failure(_field(event, "recipe", str), name)
         raise  # the state machine's Retry, then its Catch
     image = run.image
+    if run.ran and run.seconds > 0:  # 0: rejected, the step's time went to the answer
+        time_steps(image.recipe, {name: run.seconds})
     if run.ran and image.status.final:
         count_image(image)
     logger.info(
