@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 from darkroom.domain.analysis import Analysis
 from darkroom.domain.events import Event
@@ -40,6 +40,24 @@ class BlobStore(Protocol):
     def url(self, key: str) -> str: ...
     def local_path(self, key: str) -> str | None:
         """A filesystem path for the blob when there is one (lets decoders skip a copy)."""
+        ...
+
+
+@runtime_checkable
+class DirectUploads(Protocol):
+    """A blob store clients can upload to directly (S3's presigned POST): `/upload/presign` then
+    hands out the store's own form instead of a URL on darkroom."""
+
+    def presigned_post(
+        self,
+        key: str,
+        content_type: str,
+        max_bytes: int,
+        expires_in: int,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]: ...
+    def metadata(self, key: str) -> dict[str, str]:
+        """The user metadata stored with the blob (what the form's x-amz-meta-* fields set)."""
         ...
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from darkroom.domain.records import ImageStatus
@@ -503,3 +504,85 @@ def test_an_authenticated_upload_through_api_gateway_is_then_processed(
     assert [(i["image_id"], i["status"], i["class"]) for i in items] == [
         (image_id, "completed", "dog")
     ]
+
+
+# --- /upload/presign when the originals live on S3 ------------------------------------------
+
+
+def presign(secret: str, **body: Any) -> dict[str, Any]:
+    request = {"filename": "../../Rex photo.jpg", "content_type": "image/jpeg", **body}
+    headers = {"X-API-Key": secret, "Content-Type": "application/json"}
+    answer = api.handler(
+        rest_event("POST", "/upload/presign", headers=headers, body=json.dumps(request).encode()),
+        LambdaContext(),
+    )
+    return {"status": answer["statusCode"], **json.loads(answer["body"])}
+
+
+def post_form(grant: dict[str, Any], picture: bytes) -> httpx.Response:
+    """What a browser does with the grant: every field, then the file last."""
+    return httpx.post(
+        grant["url"], data=grant["fields"], files={"file": ("rex.jpg", picture, "image/jpeg")}
+    )
+
+
+def test_presign_on_s3_is_a_post_straight_to_the_bucket_then_processed(
+    stack: Stack, rt: Runtime
+) -> None:
+    stack.notify_queue()
+    _, secret = rt.keys.create("alice", "default")
+    picture = images.jpeg_bytes(images.photo(160, 120, tint=BLUE))
+    grant = presign(secret, size=len(picture) + 10)
+    assert grant["status"] == 200, grant
+    assert grant["method"] == "POST" and grant["url"].startswith(stack.endpoint)
+    key = f"input/alice/{grant['image_id']}/Rex photo.jpg"  # no path tricks from the name
+    assert grant["fields"]["key"] == key
+    # S3 enforces the signed policy (moto does not): every condition darkroom relies on is in it.
+    policy = json.loads(base64.b64decode(grant["fields"]["policy"]))
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, len(picture) + 10] in conditions
+    assert {"Content-Type": "image/jpeg"} in conditions
+    assert {"x-amz-meta-recipe": "colour-pets"} in conditions
+    assert {"x-amz-server-side-encryption": "AES256"} in conditions
+    assert {"key": key} in conditions and {"bucket": stack.bucket} in conditions
+    assert post_form(grant, picture).status_code == 204
+    assert stack.s3.head_object(Bucket=stack.bucket, Key=key)["Metadata"] == {
+        "recipe": "colour-pets"
+    }
+    messages = arrivals(stack, 1)
+    assert deliver(stack, messages) == {"batchItemFailures": []}
+    image = only_image(rt)
+    assert image.id == grant["image_id"] and image.filename == "Rex photo.jpg"
+    assert_filed(stack, rt, image, "dogs")
+    # The same notification again (SQS delivers at least once) finds the same image.
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=messages[0]["Body"])
+    assert deliver(stack, arrivals(stack, 1)) == {"batchItemFailures": []}
+    assert only_image(rt).id == grant["image_id"]
+
+
+def test_presign_on_s3_keeps_the_recipe_and_refuses_what_s3_cannot_check(
+    stack: Stack, rt: Runtime
+) -> None:
+    from darkroom.lambdas import arrivals as admission
+    from darkroom.lambdas.messages import StoredObject
+
+    _, secret = rt.keys.create("alice", "default")
+    refused = presign(secret, size=1000, sha256="0" * 64)
+    assert refused["status"] == 422 and "checksum" in json.dumps(refused)
+    assert presign(secret, size=1000, recipe="nope")["status"] == 422
+    assert presign(secret, size=10**12)["status"] == 413
+    assert presign(secret, size=1000, content_type="text/html")["status"] == 415
+    grant = presign(secret, size=10_000, recipe="pets")
+    assert grant["fields"]["x-amz-meta-recipe"] == "pets"
+    picture = images.jpeg_bytes(images.photo(64, 48))
+    assert post_form(grant, picture).status_code == 204
+    key = grant["fields"]["key"]
+    arrival = admission.admit(
+        rt, StoredObject(stack.bucket, key, len(picture), "etag-1"), enqueue=False
+    )
+    assert arrival.new and arrival.image is not None
+    assert (arrival.image.id, arrival.image.recipe) == (grant["image_id"], "pets")
+    again = admission.admit(
+        rt, StoredObject(stack.bucket, key, len(picture), "etag-2"), enqueue=False
+    )
+    assert not again.new and again.image is not None and again.image.id == grant["image_id"]

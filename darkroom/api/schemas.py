@@ -46,9 +46,13 @@ class PresignRequest(Strict):
 
 
 class PresignResponse(BaseModel):
+    """PUT: send the bytes to `url` with `headers`. POST (storage on S3): a multipart form to
+    `url` with every one of `fields`, then the file as the last part, named `file`."""
+
     url: str
-    method: Literal["PUT"]
+    method: Literal["PUT", "POST"]
     headers: dict[str, str]
+    fields: dict[str, str] | None = None
     expires_at: str
     image_id: str
 

@@ -46,6 +46,12 @@ def input_key(owner: str, image_id: str, filename: str) -> str:
     return f"input/{owner}/{image_id}{storage_extension(filename)}"
 
 
+def presigned_key(owner: str, image_id: str, filename: str) -> str:
+    """Where a client uploads straight to the store (S3's presigned POST): the image id the API
+    promised is the folder, so the bucket's notification can register the image under it."""
+    return f"input/{owner}/{image_id}/{display_name(filename)}"
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -151,16 +157,18 @@ class Intake:
         idempotency_key: str,
         source: str,
         enqueue: bool = True,
+        image_id: str | None = None,
     ) -> Accepted:
         """An original that is already in the store at `key` (an object put straight into the
         bucket): recorded where it lies, nothing copied. The same key (same idempotency key) is
         the same image on every delivery of its notification. With `enqueue=False` no job is
-        queued: the caller runs the job itself (a Lambda handling the notification)."""
+        queued: the caller runs the job itself (a Lambda handling the notification). `image_id`:
+        the id promised beforehand (a presigned upload), instead of one made from the key."""
         self.recipes.get(recipe)
         existing = self.catalog.find_image(owner, idempotency_key)
         if existing is not None:
             return Accepted(existing, new=False)
-        image_id = stable_id(owner, idempotency_key)
+        image_id = image_id or stable_id(owner, idempotency_key)
         image = Image(
             id=image_id,
             owner=owner,

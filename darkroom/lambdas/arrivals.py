@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from darkroom.domain.records import Image, Job
 from darkroom.lambdas.messages import StoredObject
+from darkroom.ports import DirectUploads
 from darkroom.wiring import Runtime, SettingsError
 
 INPUT = "input/"
@@ -67,6 +68,9 @@ def admit(rt: Runtime, obj: StoredObject, *, enqueue: bool) -> Arrival:
         return Arrival(None, skipped=f"{key!r}: no valid owner folder after input/")
     if not name or name.endswith("/"):
         return Arrival(None, skipped=f"{key!r} is a folder, not a file")
+    folder, _, filename = name.partition("/")
+    if _IMAGE_ID.match(folder) and filename and "/" not in filename:
+        return _presigned(rt, obj, key, owner, folder, enqueue=enqueue)
     stem = name.rsplit(".", 1)[0]
     known = rt.catalog.get_image(stem, owner) if _IMAGE_ID.match(stem) else None
     if known is not None:
@@ -85,5 +89,31 @@ def admit(rt: Runtime, obj: StoredObject, *, enqueue: bool) -> Arrival:
         idempotency_key=f"{obj.url}#{obj.etag}",
         source=obj.url,
         enqueue=enqueue,
+    )
+    return Arrival(accepted.image, new=accepted.new)
+
+
+def _presigned(
+    rt: Runtime, obj: StoredObject, key: str, owner: str, image_id: str, *, enqueue: bool
+) -> Arrival:
+    """An upload straight to the bucket through `/upload/presign` (input/{owner}/{id}/{name}):
+    registered under the id the API promised, with the recipe the signed form fixed. The id is
+    the idempotency key, so a repeated notification (or a second post of the same form) finds
+    the same image."""
+    known = rt.catalog.find_image(owner, f"presigned:{image_id}")
+    if known is not None:  # a repeat: its job runs again and repeats nothing already done
+        return Arrival(known)
+    if obj.size is None:
+        raise ValueError(f"{obj.url}: the notification does not say the object's size")
+    stored = rt.blobs.metadata(key) if isinstance(rt.blobs, DirectUploads) else {}
+    accepted = rt.intake.accept_stored(
+        key,
+        owner=owner,
+        recipe=stored.get("recipe") or rt.settings.recipe,
+        size=obj.size,
+        idempotency_key=f"presigned:{image_id}",
+        source=obj.url,
+        enqueue=enqueue,
+        image_id=image_id,
     )
     return Arrival(accepted.image, new=accepted.new)

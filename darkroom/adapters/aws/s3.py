@@ -60,6 +60,15 @@ class S3BlobStore:
             raise
         return body.read()  # type: ignore[no-any-return]
 
+    def metadata(self, key: str) -> dict[str, str]:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if error_code(exc) in _MISSING:
+                raise KeyError(key) from None
+            raise
+        return {name.lower(): value for name, value in head.get("Metadata", {}).items()}
+
     def size(self, key: str) -> int:
         try:
             head = self.s3.head_object(Bucket=self.bucket, Key=self._key(key))
@@ -111,16 +120,24 @@ class S3BlobStore:
         return None
 
     def presigned_post(
-        self, key: str, content_type: str, max_bytes: int, expires_in: int
+        self,
+        key: str,
+        content_type: str,
+        max_bytes: int,
+        expires_in: int,
+        metadata: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A browser form upload straight to S3: S3 itself refuses another type, a bigger file
-        or a late upload."""
-        encryption = self._encryption()
-        fields = {"Content-Type": content_type, **_form_fields(encryption)}
+        """A browser form upload straight to S3: S3 itself refuses another type, a bigger file,
+        other metadata or a late upload (every field is a condition of the signed policy)."""
+        signed = {
+            "Content-Type": content_type,
+            **_form_fields(self._encryption()),
+            **{f"x-amz-meta-{name}": value for name, value in (metadata or {}).items()},
+        }
+        fields = dict(signed)
         conditions: list[Any] = [
-            {"Content-Type": content_type},
             ["content-length-range", 1, max_bytes],
-            *({name: value} for name, value in _form_fields(encryption).items()),
+            *({name: value} for name, value in signed.items()),
         ]
         post = self.s3.generate_presigned_post(
             self.bucket,

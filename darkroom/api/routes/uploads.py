@@ -25,6 +25,9 @@ from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
 from darkroom.domain.ids import new_id
 from darkroom.engine.intake import Accepted as Intake
+from darkroom.engine.intake import presigned_key
+from darkroom.ports import DirectUploads
+from darkroom.settings import Settings
 
 router = APIRouter(tags=["uploads"], responses=COMMON)
 
@@ -219,6 +222,10 @@ def presign(
     except RecipeError as exc:
         raise invalid(("body", "recipe"), str(exc)) from None
     expires = time.time() + svc.settings.presign_ttl_seconds
+    if isinstance(svc.runtime.blobs, DirectUploads):
+        return _presigned_post(
+            svc.runtime.blobs, svc.settings, principal, body, content_type, recipe, expires
+        )
     grant = Grant(
         image_id=new_id(),
         owner=principal.owner,
@@ -236,6 +243,40 @@ def presign(
         headers={"Content-Type": content_type},
         expires_at=datetime.fromtimestamp(expires, UTC).isoformat(),
         image_id=grant.image_id,
+    )
+
+
+def _presigned_post(
+    store: DirectUploads,
+    settings: Settings,
+    principal: Principal,
+    body: PresignRequest,
+    content_type: str,
+    recipe: str,
+    expires: float,
+) -> PresignResponse:
+    """Storage on S3: the client posts straight to the bucket, and the bucket's notification
+    brings the object in (lambdas/arrivals.py reads the image id and recipe back from it)."""
+    if body.sha256 is not None:
+        # A POST policy cannot bind the bytes' checksum: refusing beats silently not checking.
+        raise invalid(
+            ("body", "sha256"), "uploads straight to S3 cannot be held to a checksum: omit sha256"
+        )
+    image_id = new_id()
+    form = store.presigned_post(
+        presigned_key(principal.owner, image_id, body.filename),
+        content_type,
+        body.size,
+        settings.presign_ttl_seconds,
+        metadata={"recipe": recipe},
+    )
+    return PresignResponse(
+        url=form["url"],
+        method="POST",
+        headers={},
+        fields=form["fields"],
+        expires_at=datetime.fromtimestamp(expires, UTC).isoformat(),
+        image_id=image_id,
     )
 
 
