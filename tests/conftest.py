@@ -122,3 +122,30 @@ def drain(runtime: Runtime, worker: str = "test-worker", limit: int = 10_000) ->
             raise TimeoutError(f"queue did not drain: {depth}")
         time.sleep(0.01)
     return done
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server over HTTP, as boto3 talks to AWS: one for the run (tests name their
+    buckets, queues and tables uniquely)."""
+    pytest.importorskip("moto")
+    from moto.server import ThreadedMotoServer
+
+    from tests.server import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region, so boto3 never looks for real ones."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)

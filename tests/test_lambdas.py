@@ -19,47 +19,28 @@ from darkroom.lambdas import api, processor, runtime, step
 from darkroom.wiring import Runtime
 from tests import images
 from tests.lambda_harness import LambdaContext, Stack, sqs_event
-from tests.server import free_port
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)  # sure cat, unsure cat, sure dog
 
 
-@pytest.fixture(autouse=True)
-def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+pytestmark = pytest.mark.usefixtures("aws_credentials")
 
 
 @pytest.fixture
-def stack(moto_url: str) -> Stack:
-    return Stack(moto_url)
+def stack(moto_endpoint: str) -> Stack:
+    return Stack(moto_endpoint)
 
 
 @pytest.fixture
 def lambda_env(
-    stack: Stack, home: Path, monkeypatch: pytest.MonkeyPatch, moto_url: str
+    stack: Stack, home: Path, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
 ) -> Iterator[None]:
     """A Lambda container's environment: the contract's settings pointing at this stack."""
     # S3, SQS, EventBridge, SNS and DynamoDB behind the ports come from the aws-adapters branch.
     pytest.importorskip("darkroom.adapters.aws", reason="the AWS adapters are not merged yet")
     environment = {
         **stack.environment(),
-        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL": moto_endpoint,
         "DARKROOM_HOME": str(home),
         "DARKROOM_RECIPES_DIR": str(home.parent / "recipes"),
         "DARKROOM_RECIPE": "colour-pets",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -14,34 +13,15 @@ import pytest
 from darkroom.domain.errors import Rejected
 from darkroom.providers.rekognition import RekognitionDetector, labels_from
 from tests import images
-from tests.server import free_port
 
 PIXELS = np.asarray(images.photo(200, 150, seed=3))
 
 
-@pytest.fixture(autouse=True)
-def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+pytestmark = pytest.mark.usefixtures("aws_credentials")
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-def test_detect_labels_through_moto(moto_url: str) -> None:
-    detector = RekognitionDetector({"endpoint_url": moto_url, "region": "us-east-1"})
+def test_detect_labels_through_moto(moto_endpoint: str) -> None:
+    detector = RekognitionDetector({"endpoint_url": moto_endpoint, "region": "us-east-1"})
     labels = detector.detect(PIXELS)
     assert labels, "moto answers DetectLabels with its canned labels"
     boxed = [label for label in labels if label.box is not None]

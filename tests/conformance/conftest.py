@@ -1,43 +1,22 @@
-"""One moto server (over HTTP, as boto3 talks to AWS) for the conformance suite."""
+"""AWS for the conformance suite: boto3 pointed at the run's moto server (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.server import free_port
-
 REGION = "us-east-1"
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    pytest.importorskip("moto")
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def aws(moto_endpoint: str, aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """boto3's own environment pointed at moto: the adapters build their clients from it."""
     import boto3
 
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     return boto3.session.Session()
 
 

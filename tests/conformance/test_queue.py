@@ -1,9 +1,10 @@
-"""The local queue and SQS alike: claim, visibility expiry and redelivery, attempts, retry
+"""The local queue (on SQLite and on PostgreSQL) and SQS alike: claim, visibility expiry and redelivery, attempts, retry
 delays, stale receipts, dead letters and replay. Times are whole seconds, as SQS counts them."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,18 @@ from darkroom.ports import Queue
 from tests.conformance.conftest import sqs_queue_with_dlq
 
 
-@pytest.fixture(params=["sqlite", "sqs"])
+@pytest.fixture(params=["sqlite", "postgresql", "sqs"])
 def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Queue:
-    if request.param == "sqlite":
+    if request.param in {"sqlite", "postgresql"}:
         from darkroom.adapters.sql.database import Database
         from darkroom.adapters.sql.queue import SqlQueue
 
-        return SqlQueue(Database(f"sqlite:///{tmp_path / 'q.db'}"))
+        if request.param == "sqlite":
+            return SqlQueue(Database(f"sqlite:///{tmp_path / 'q.db'}"))
+        server = request.getfixturevalue("postgres_server")
+        name = f"q_{uuid.uuid4().hex[:12]}"
+        server.psql(f"CREATE DATABASE {name};")
+        return SqlQueue(Database(str(server.get_uri(name))))
     aws: Any = request.getfixturevalue("aws")
     from darkroom.adapters.aws.sqs import SqsQueue
 
