@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,8 +52,21 @@ def test_a_step_brings_the_later_steps_that_need_it() -> None:
         "organize",
         "record",
         "notify",
+        "embed",  # its search filters hold the class
+        "index",  # it indexes the class and labels
     }
     assert lifecycle.steps_to_rerun(recipe, ["embed"]) == {"embed"}
+    collections = load_text(
+        (Path(lifecycle.__file__).parents[1] / "recipes" / "collections.yaml").read_text(),
+        origin="test",
+    )
+    # A new analysis re-embeds its meaning and re-indexes its words.
+    assert lifecycle.steps_to_rerun(collections, ["analyze"]) == {
+        "analyze",
+        "embed",
+        "embed_meaning",
+        "index",
+    }
     with pytest.raises(lifecycle.Conflict, match="has no step 'embedd'"):
         lifecycle.steps_to_rerun(recipe, ["embedd"])
 

@@ -131,8 +131,8 @@ def reprocess(
 
 
 def steps_to_rerun(recipe: CompiledRecipe, names: Sequence[str]) -> set[str]:
-    """The named steps, and every later step that needs one of them (re-classify after a new
-    detector), by the steps' declared needs."""
+    """The named steps, and every later step that needs or reads one of them (re-classify, and
+    re-index the new class, after a new detector), by the steps' declarations."""
     known = {step.name for step in recipe.steps}
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -143,7 +143,8 @@ def steps_to_rerun(recipe: CompiledRecipe, names: Sequence[str]) -> set[str]:
     rerun = set(names)
     changed = {step.definition.name for step in recipe.steps if step.name in rerun}
     for step in recipe.steps:
-        if step.name not in rerun and set(step.definition.needs) & changed and not step.spec.shadow:
+        inputs = {*step.definition.needs, *step.definition.reads}
+        if step.name not in rerun and inputs & changed and not step.spec.shadow:
             rerun.add(step.name)
             changed.add(step.definition.name)
     return rerun

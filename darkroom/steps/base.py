@@ -72,6 +72,10 @@ class StepDefinition(Generic[S]):
     settings: type[S]
     event: str  # the detail-type announced when the step finishes
     needs: tuple[str, ...] = ()  # steps that must come earlier in a recipe
+    # Steps whose results this one reads when the recipe has them (the class, the labels, the
+    # analysis): re-running one of them (`darkroom reprocess`) re-runs this one too, so what
+    # it wrote (search filters, indexed words) never keeps a stale class or description.
+    reads: tuple[str, ...] = ()
     description: str = ""
     # A checkpoint changes something earlier steps depend on (organize moves the original), so
     # re-running them after it would fail: the engine saves every result before it runs and

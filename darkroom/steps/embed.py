@@ -80,6 +80,7 @@ STEP = StepDefinition(
     settings=EmbedSettings,
     event="ImageEmbedded",
     needs=("validate",),
+    reads=("classify", "analyze"),  # the class filter; `from: analysis`
     shadowable=True,
     description="embed the picture and store the vector for similar-image search",
 )

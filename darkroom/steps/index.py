@@ -50,5 +50,6 @@ STEP = StepDefinition(
     settings=IndexSettings,
     event="ImageIndexed",
     needs=("validate",),
+    reads=("detect", "classify", "analyze"),
     description="put the file name, class, labels, captions and tags into full-text search",
 )
