@@ -258,3 +258,27 @@ def test_ingest_and_search_by_words_from_the_command_line(
     hits = [json.loads(line) for line in found.stdout.splitlines()]
     assert Path(hits[0]["file"]).stem == "blue-thing" and hits[0]["scores"]["vector"] > 0.9
     assert darkroom("search", "yellow", env=env).stdout.strip() == "nothing found"
+
+
+def test_the_version_digest_reads_the_pull_manifest_instead_of_hashing(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from darkroom.providers.clip import FOLDER_FILES, _digest
+
+    folder = clip_folder(tmp_path / "pulled")
+    paths = [folder / name for name in FOLDER_FILES.values()]
+    hashed = _digest(paths)
+
+    def manifest(sha_of: dict[str, str], size_of: dict[str, int]) -> None:
+        files = {p.name: {"sha256": sha_of[p.name], "bytes": size_of[p.name]} for p in paths}
+        (folder / "manifest.json").write_text(json.dumps({"files": files}))
+
+    real = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    sizes = {p.name: p.stat().st_size for p in paths}
+    manifest(real, sizes)
+    assert _digest(paths) == hashed  # the same version either way
+    manifest({**real, "image.onnx": "ab" * 32}, sizes)
+    assert _digest(paths) != hashed  # the manifest's word was taken, not the bytes re-read
+    manifest({**real, "image.onnx": "ab" * 32}, {**sizes, "image.onnx": 1})
+    assert _digest(paths) == hashed  # a file that is not the one pulled is hashed again

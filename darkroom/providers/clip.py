@@ -19,6 +19,7 @@ text_embeds); options name them where a model is unusual.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from darkroom.domain.records import Label
+from darkroom.providers.model_catalog import MANIFEST
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -136,9 +138,22 @@ def model_files(options: ClipOptions) -> tuple[str, dict[str, Path]]:
 def _digest(paths: Sequence[Path]) -> str:
     total = hashlib.sha256()
     for path in paths:
-        with path.open("rb") as handle:
-            total.update(hashlib.file_digest(handle, "sha256").digest())
+        total.update(bytes.fromhex(_file_sha256(path)))
     return total.hexdigest()[:12]
+
+
+def _file_sha256(path: Path) -> str:
+    """The file's SHA-256: from the manifest `models pull` wrote beside it when the file is the
+    one pulled (same size), since hashing ViT-B/32's 600 MB at every start costs seconds."""
+    try:
+        manifest = json.loads((path.parent / MANIFEST).read_text(encoding="utf-8"))
+        pulled = manifest["files"][path.name]
+        if int(pulled["bytes"]) == path.stat().st_size:
+            return str(bytes.fromhex(pulled["sha256"]).hex())
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no manifest (a folder of your own), or not this file: hash it
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _normalised(vectors: Any) -> Any:
