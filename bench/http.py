@@ -38,9 +38,13 @@ async def _load(
                 # Bytes after the JPEG end marker: a distinct file each time, the same picture.
                 body = data + f"client {n} upload {sent}".encode()
                 started = time.perf_counter()
-                answer = await client.post(
-                    "/upload", files={"file": (f"c{n}.jpg", body, "image/jpeg")}
-                )
+                try:
+                    answer = await client.post(
+                        "/upload", files={"file": (f"c{n}.jpg", body, "image/jpeg")}
+                    )
+                except httpx.TransportError:  # a dropped connection is an error, counted
+                    errors += 1
+                    continue
                 if answer.status_code == 202:
                     latencies.append(time.perf_counter() - started)
                     accepted.append(answer.json()["image_id"])
@@ -68,7 +72,13 @@ async def _paced(
             nonlocal errors
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             body = data + f"paced upload {n}".encode()
-            answer = await client.post("/upload", files={"file": (f"p{n}.jpg", body, "image/jpeg")})
+            try:
+                answer = await client.post(
+                    "/upload", files={"file": (f"p{n}.jpg", body, "image/jpeg")}
+                )
+            except httpx.TransportError:
+                errors += 1
+                return
             if answer.status_code == 202:
                 latencies.append(time.perf_counter() - due)
                 accepted.append(answer.json()["image_id"])
@@ -126,12 +136,14 @@ def run(quick: bool) -> list[Row]:
             ).stdout
         )["key"]
         port = free_port()
+        server_log = (Path(tmp) / "serve.log").open("wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "darkroom.cli.main", "serve", "--port", str(port), "-w", "2"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
+        errors = paced_errors = 0
         try:
             url = f"http://127.0.0.1:{port}"
             _wait(f"{url}/health")
@@ -140,6 +152,7 @@ def run(quick: bool) -> list[Row]:
                 _paced(url, headers, data, rate, seconds)
             )
             latencies, accepted, errors = asyncio.run(_load(url, headers, data, clients, seconds))
+            closed_loop = len(accepted)
             accepted += paced_accepted
             drained_at = time.monotonic() + 600
             with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as client:
@@ -158,6 +171,10 @@ def run(quick: bool) -> list[Row]:
         finally:
             server.terminate()
             server.wait(30)
+            server_log.close()
+            if errors or paced_errors:  # what the server said about the failures
+                tail = (Path(tmp) / "serve.log").read_text(errors="replace")[-3000:]
+                print(f"http: darkroom's server log ends:\n{tail}", file=sys.stderr)
         bare_port = free_port()
         bare = subprocess.Popen(
             [
@@ -212,7 +229,7 @@ def run(quick: bool) -> list[Row]:
             "http",
             f"{clients} clients x {seconds:g}s, 1 MB JPEGs, 2 busy workers",
             "uploads/s",
-            len(accepted) / seconds,
+            closed_loop / seconds,
             baseline=len(bare_accepted) / seconds,
             baseline_name="bare FastAPI file write",
             target="every 202 processed",
