@@ -83,6 +83,22 @@ class EmbeddingServiceSettings(BaseSettings):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+class VectorSearch(BaseSettings):
+    """How vector indexes trade recall for speed (defaults measured in bench/search.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_VECTORS_", extra="ignore")
+
+    graph_from: int = Field(
+        default=20_000,
+        ge=0,
+        description="embedded index: vectors per space and owner at which an HNSW graph takes "
+        "over from exact search",
+    )
+    ef_search: int = Field(
+        default=128, ge=10, le=1000, description="HNSW candidates kept while searching (both)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DARKROOM_", extra="ignore")
 
@@ -125,6 +141,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     limits: Limits = Field(default_factory=Limits)
+    vectors: VectorSearch = Field(default_factory=VectorSearch)
     embedder_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the search embedder (JSON), as in recipes"
     )

@@ -15,6 +15,7 @@ from darkroom.adapters.sql.database import Database
 from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
 from darkroom.adapters.sql.queue import SqlQueue
+from darkroom.adapters.sql.vector_shard import GraphOptions
 from darkroom.adapters.sql.vectors import EmbeddedVectorIndex
 from darkroom.engine.intake import Intake
 from darkroom.engine.outbox import Outbox
@@ -31,7 +32,7 @@ from darkroom.ports import (
     VectorIndex,
 )
 from darkroom.providers.registry import ProviderRegistry
-from darkroom.settings import Settings
+from darkroom.settings import Settings, VectorSearch
 from darkroom.steps.base import StepPorts
 
 
@@ -138,15 +139,16 @@ def _after(url: str, scheme: str) -> str:
     return url[len(scheme) :].strip("/") if url.startswith(scheme) else ""
 
 
-def indexes_for(db: Database) -> tuple[VectorIndex, TextIndex]:
+def indexes_for(db: Database, tuning: VectorSearch) -> tuple[VectorIndex, TextIndex]:
     """The search indexes that live beside the catalog: embedded ones on SQLite, pgvector and
     tsvector on PostgreSQL."""
     if db.is_sqlite:
-        return EmbeddedVectorIndex(db), SqliteTextIndex(db)
+        options = GraphOptions(graph_from=tuning.graph_from, ef_search=tuning.ef_search)
+        return EmbeddedVectorIndex(db, options), SqliteTextIndex(db)
     from darkroom.adapters.postgres.fulltext import PostgresTextIndex
     from darkroom.adapters.postgres.vectors import PgVectorIndex
 
-    return PgVectorIndex(db), PostgresTextIndex(db)
+    return PgVectorIndex(db, ef_search=tuning.ef_search), PostgresTextIndex(db)
 
 
 def build(settings: Settings | None = None) -> Runtime:
@@ -161,7 +163,7 @@ def build(settings: Settings | None = None) -> Runtime:
     detections = detection_log_for(settings.detection_log, catalog)
     providers = ProviderRegistry()
     recipes = RecipeBook(settings.recipes_dir)
-    vectors, text = indexes_for(db)
+    vectors, text = indexes_for(db, settings.vectors)
     ports = StepPorts(
         blobs=blobs,
         catalog=catalog,

@@ -44,12 +44,14 @@ steps:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Modules that set `BOTH_BACKENDS = True` run every test on SQLite and on PostgreSQL."""
+    """Modules that set `BOTH_BACKENDS = True` run every test on SQLite and on PostgreSQL;
+    `BACKENDS = [...]` names them ("sqlite-hnsw": the embedded index always on its graph)."""
     if "backend" in metafunc.fixturenames:
         both = getattr(metafunc.module, "BOTH_BACKENDS", False)
-        metafunc.parametrize(
-            "backend", ["sqlite", "postgres"] if both else ["sqlite"], indirect=True
+        backends = getattr(
+            metafunc.module, "BACKENDS", ["sqlite", "postgres"] if both else ["sqlite"]
         )
+        metafunc.parametrize("backend", backends, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +71,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
     """None: the SQLite default in DARKROOM_HOME. Else a fresh PostgreSQL database per test."""
-    if backend == "sqlite":
+    if backend.startswith("sqlite"):
         return None
     server = request.getfixturevalue("postgres_server")
     name = f"t_{uuid.uuid4().hex[:12]}"
@@ -87,8 +89,12 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(home: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Settings:
+def settings(
+    home: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None, backend: str
+) -> Settings:
     recipes = home.parent / "recipes"
+    if backend == "sqlite-hnsw":  # every shard searched through its HNSW graph
+        monkeypatch.setenv("DARKROOM_VECTORS_GRAPH_FROM", "0")
     for name, value in {"DARKROOM_HOME": str(home), "DARKROOM_RECIPES_DIR": str(recipes)}.items():
         monkeypatch.setenv(name, value)
     if database_url is not None:

@@ -15,8 +15,9 @@ from darkroom.wiring import Runtime
 from tests import images
 from tests.conftest import drain
 
-# Every test here runs on SQLite and on PostgreSQL: the adapters must behave alike.
-BOTH_BACKENDS = True
+# Every test here runs on each vector index: embedded (exact while small, and on its HNSW graph)
+# and pgvector. The adapters must behave alike.
+BACKENDS = ["sqlite", "sqlite-hnsw", "postgres"]
 
 PHOTOS = {
     "astronaut": data.astronaut,

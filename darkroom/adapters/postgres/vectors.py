@@ -36,7 +36,7 @@ def _literal(vector: Any) -> str:
 
 
 class PgVectorIndex:
-    def __init__(self, db: Database, ef_search: int = 100) -> None:
+    def __init__(self, db: Database, ef_search: int = 128) -> None:
         if db.is_sqlite:
             raise ValueError("PgVectorIndex needs PostgreSQL with the pgvector extension")
         self.db = db

@@ -1,15 +1,13 @@
-"""The embedded vector index: vectors kept in the database, searched in memory with numpy.
+"""The embedded vector index: vectors kept in the database, searched in memory.
 
-Each process keeps a matrix per (space, owner) and catches up from `vector_changes`, so a
-search after ingest sees what the workers added, without reloading everything. Exact search:
-at 100k vectors of 272 dimensions one query is a 27 M multiply-add (a few ms); an HNSW index
-takes over beyond that (measured in bench/, see docs/benchmarks.md).
+Each process keeps a shard per (space, owner) and catches up from `vector_changes`, so a search
+after ingest sees what the workers added, without reloading everything. A shard searches exactly
+while small and through an HNSW graph beyond (vector_shard.py; measured in bench/search.py).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,15 +15,8 @@ from sqlalchemy import and_, delete, insert, select
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.database import Database
+from darkroom.adapters.sql.vector_shard import GraphOptions, VectorShard
 from darkroom.ports import VectorHit
-
-
-@dataclass
-class _Shard:
-    ids: list[str] = field(default_factory=list)
-    matrix: Any = None
-    metadata: list[dict[str, Any]] = field(default_factory=list)
-    seq: int = 0
 
 
 def matches(metadata: dict[str, Any], filters: dict[str, str] | None) -> bool:
@@ -33,9 +24,11 @@ def matches(metadata: dict[str, Any], filters: dict[str, str] | None) -> bool:
 
 
 class EmbeddedVectorIndex:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, options: GraphOptions | None = None) -> None:
         self.db = db
-        self._shards: dict[tuple[str, str], _Shard] = {}
+        self.options = options or GraphOptions()
+        self._shards: dict[tuple[str, str], VectorShard] = {}
+        self._seqs: dict[tuple[str, str], int] = {}  # the last change each shard has applied
         self._lock = threading.Lock()
 
     def upsert(
@@ -82,34 +75,30 @@ class EmbeddedVectorIndex:
     ) -> list[VectorHit]:
         with self._lock:
             shard = self._catch_up(space, owner)
-            if shard.matrix is None or not shard.ids:
-                return []
-            scores = shard.matrix @ np.asarray(vector, dtype=np.float32)
-            order = np.argsort(-scores)
-            hits: list[VectorHit] = []
-            for row in order:
-                score = float(scores[row])
-                if score < min_score or len(hits) >= limit:
-                    break
-                if matches(shard.metadata[row], filters):
-                    hits.append(VectorHit(shard.ids[row], score))
-            return hits
+        return shard.search(vector, limit, min_score, filters)
 
-    def _catch_up(self, space: str, owner: str) -> _Shard:
-        shard = self._shards.setdefault((space, owner), _Shard())
+    def shard(self, space: str, owner: str) -> VectorShard:
+        """The in-memory shard, caught up with the database (benchmarks look inside)."""
+        with self._lock:
+            return self._catch_up(space, owner)
+
+    def _catch_up(self, space: str, owner: str) -> VectorShard:
+        key = (space, owner)
+        shard = self._shards.get(key)
+        if shard is None:
+            shard = self._shards[key] = VectorShard(self.options)
+        seen = self._seqs.get(key, 0)
         changes = t.vector_changes.c
         with self.db.read() as conn:
             changed = conn.execute(
                 select(changes.seq, changes.image_id)
-                .where(
-                    and_(changes.seq > shard.seq, changes.space == space, changes.owner == owner)
-                )
+                .where(and_(changes.seq > seen, changes.space == space, changes.owner == owner))
                 .order_by(changes.seq)
             ).all()
             if not changed:
                 return shard
             ids = sorted({image_id for _, image_id in changed})
-            current: dict[str, tuple[bytes, dict[str, Any]]] = {}
+            current: dict[str, tuple[Any, dict[str, Any]]] = {}
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 for image_id, data, meta in conn.execute(
@@ -117,23 +106,7 @@ class EmbeddedVectorIndex:
                         and_(t.vectors.c.space == space, t.vectors.c.image_id.in_(chunk))
                     )
                 ):
-                    current[image_id] = (data, meta)
-        self._apply(shard, ids, current)
-        shard.seq = changed[-1][0]
+                    current[image_id] = (np.frombuffer(data, dtype="<f4"), meta)
+        shard.apply(ids, current)
+        self._seqs[key] = changed[-1][0]
         return shard
-
-    def _apply(
-        self, shard: _Shard, ids: list[str], current: dict[str, tuple[bytes, dict[str, Any]]]
-    ) -> None:
-        changed = set(ids)
-        keep = [row for row, image_id in enumerate(shard.ids) if image_id not in changed]
-        matrix = shard.matrix[keep] if shard.matrix is not None and keep else None
-        shard.ids = [shard.ids[row] for row in keep]
-        shard.metadata = [shard.metadata[row] for row in keep]
-        added = [image_id for image_id in ids if image_id in current]
-        if added:
-            fresh = np.stack([np.frombuffer(current[i][0], dtype="<f4") for i in added])
-            matrix = fresh if matrix is None else np.vstack([matrix, fresh])
-            shard.ids.extend(added)
-            shard.metadata.extend(current[i][1] for i in added)
-        shard.matrix = matrix
