@@ -17,7 +17,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import engine, http, ingest, memory, thumbnail
+from bench import engine, http, ingest, memory, search, thumbnail
 from bench.common import Row
 
 BENCHES: dict[str, Callable[[bool], list[Row]]] = {
@@ -26,6 +26,7 @@ BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "ingest": ingest.run,
     "http": http.run,
     "memory": memory.run,
+    "search": search.run,
 }
 
 
@@ -68,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small inputs: a smoke run")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
     parser.add_argument("--json", action="store_true", help="print rows as JSON lines")
+    parser.add_argument(
+        "--large", action="store_true", help="add the 1M-vector search row (~15 minutes)"
+    )
     args = parser.parse_args(argv)
+    search.LARGE = args.large
     console = Console(stderr=args.json, width=None if sys.stdout.isatty() else 240)
     rows: list[Row] = []
     started = time.monotonic()
