@@ -30,6 +30,12 @@ STEP_SECONDS = Histogram(
 STEP_FAILURES = Counter(
     "darkroom_step_failures_total", "step attempts that raised", ["recipe", "step"]
 )
+BATCH_SIZE = Histogram(
+    "darkroom_inference_batch_size",
+    "pictures per model call, batched across a worker's job threads",
+    ["provider"],
+    buckets=(1, 2, 4, 8, 16, 32),
+)
 
 # API-side: one registry of the serving process.
 API_REGISTRY = CollectorRegistry(auto_describe=True)

@@ -135,6 +135,13 @@ class Settings(BaseSettings):
     default_plan: str = "default"
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="non-upload requests")
+    worker_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="jobs each worker process runs at once; above 1, pictures bound for one "
+        "model (ONNX, CLIP) share its inference calls",
+    )
     worker_nice: int = Field(
         default=10, ge=0, le=19, description="CPU priority drop of `serve`'s embedded workers"
     )

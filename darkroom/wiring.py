@@ -161,7 +161,7 @@ def build(settings: Settings | None = None) -> Runtime:
     notifier = notifier_for(settings, webhooks)
     bus = bus_for(settings.bus, webhooks)
     detections = detection_log_for(settings.detection_log, catalog)
-    providers = ProviderRegistry()
+    providers = ProviderRegistry(batch_across_threads=settings.worker_threads > 1)
     recipes = RecipeBook(settings.recipes_dir)
     vectors, text = indexes_for(db, settings.vectors)
     ports = StepPorts(

@@ -10,7 +10,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def colour_classifier(path: Path, size: int = 32, gain: float = 3.0) -> Path:
+def colour_classifier(
+    path: Path, size: int = 32, gain: float = 3.0, batch: int | None = None
+) -> Path:
     """Four classes: 0 'red thing', 1 'green thing', 2 'blue thing', 3 'grey thing'.
 
     The graph averages each normalised channel (ReduceMean), then a MatMul scores the classes:
@@ -33,8 +35,8 @@ def colour_classifier(path: Path, size: int = 32, gain: float = 3.0) -> Path:
     graph = helper.make_graph(
         nodes,
         "colour_classifier",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 3, size, size])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 4])],
         [
             numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes"),
             numpy_helper.from_array(weights, "weights"),

@@ -36,6 +36,30 @@ def colour_detector(options: dict[str, Any]) -> ColourDetector:
     return ColourDetector(options)
 
 
+class SlowBatchColourDetector(ColourDetector):
+    """The colour detector as a model that takes several pictures per call, each call costing
+    `seconds` whatever its size (as an inference call's fixed cost does): it keeps the size of
+    every call it got."""
+
+    name = "test-slow-batch"
+    max_batch = 8
+    calls: list[int] = []  # noqa: RUF012 - shared with the test that reads it
+
+    def detect_batch(self, pictures: list[Any]) -> list[list[Label]]:
+        import time
+
+        type(self).calls.append(len(pictures))
+        time.sleep(float(self.options.get("seconds", 0.05)))
+        return [ColourDetector.detect(self, picture) for picture in pictures]
+
+    def detect(self, pixels: Any) -> list[Label]:
+        return self.detect_batch([pixels])[0]
+
+
+def slow_batch_detector(options: dict[str, Any]) -> SlowBatchColourDetector:
+    return SlowBatchColourDetector(options)
+
+
 class PoisonSettings(StepSettings):
     marker: str = "poison"
 

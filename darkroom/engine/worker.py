@@ -29,8 +29,9 @@ class Stop(Protocol):
 
 
 def work(settings: Settings, stop: Stop, *, idle_seconds: float = 0.25) -> int:
-    """Run jobs until `stop` is set; answer how many ran. Housekeeping (publishing events a
-    crashed worker left in the outbox, delivering webhooks, freeing dead claims) runs beside it."""
+    """Run jobs until `stop` is set; answer how many ran. `settings.worker_threads` jobs run at
+    once (their pictures share model calls); housekeeping (publishing events a crashed worker
+    left in the outbox, delivering webhooks, freeing dead claims) runs beside them."""
     from darkroom import wiring  # the loop is started in fresh processes
 
     runtime = wiring.build(settings)
@@ -38,21 +39,38 @@ def work(settings: Settings, stop: Stop, *, idle_seconds: float = 0.25) -> int:
     _release_orphans(runtime)
     keeper = threading.Thread(target=_housekeeping, args=(runtime, stop), daemon=True)
     keeper.start()
-    done = 0
-    idle = 0.01
-    try:
+    counts = [0] * settings.worker_threads
+
+    def loop(slot: int) -> None:
+        idle = 0.01
         while not stop.is_set():
-            outcome = runtime.engine.run_next(name)
+            try:
+                outcome = runtime.engine.run_next(name)
+            except Exception:  # the database away for a moment: the claim will expire
+                log.exception("running a job failed; trying again")
+                stop.wait(1.0)
+                continue
             if outcome is None:
                 stop.wait(idle)
                 idle = min(idle * 2, idle_seconds)  # back off while the queue is empty
                 continue
             idle = 0.01
-            done += 1
+            counts[slot] += 1
+
+    threads = [
+        threading.Thread(target=loop, args=(slot,), name=f"job-{slot}", daemon=True)
+        for slot in range(1, settings.worker_threads)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        loop(0)
     finally:
+        for thread in threads:
+            thread.join()
         keeper.join(timeout=5)
         runtime.close()
-    return done
+    return sum(counts)
 
 
 def _release_orphans(runtime: Runtime) -> None:

@@ -195,6 +195,7 @@ class ClipModel:
     mean: Any
     std: Any
     lock: threading.Lock
+    one_at_a_time: bool = False  # exported with a fixed batch of 1
 
     def prepare(self, pixels: Any) -> Any:
         """CLIP's preprocessing: shortest side to `size` (bicubic), centre crop, HWC uint8."""
@@ -209,6 +210,7 @@ class ClipModel:
         return np.asarray(image.crop((left, top, left + size, top + size)))
 
     def encode_pictures(self, pictures: Sequence[Any], batch: int) -> Any:
+        batch = 1 if self.one_at_a_time else batch
         rows = []
         for start in range(0, len(pictures), batch):
             chunk = np.stack([self.prepare(p) for p in pictures[start : start + batch]])
@@ -348,6 +350,7 @@ def _build(name: str, paths: dict[str, Path], options: ClipOptions) -> ClipModel
         mean=np.asarray(options.mean, np.float32),
         std=np.asarray(options.std, np.float32),
         lock=threading.Lock(),
+        one_at_a_time=shape[0] == 1,
     )
     model.dim = _probe(model)
     return model
@@ -405,6 +408,7 @@ class ClipEmbedder:
         self.dim = self.clip.dim
         self.threshold = self.options.threshold
         self.text_threshold = self.options.text_threshold
+        self.max_batch = 1 if self.clip.one_at_a_time else self.options.batch
 
     @property
     def space(self) -> str:
@@ -426,6 +430,7 @@ class ClipZeroShot:
             raise ValueError("clip detector: give the labels to choose from ('labels')")
         self.clip = load(self.options)
         self.name = f"clip:{self.clip.name}"
+        self.max_batch = 1 if self.clip.one_at_a_time else self.options.batch
         labels = self.options.labels
         prompts = (
             {label: list(texts) for label, texts in labels.items()}

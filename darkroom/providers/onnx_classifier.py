@@ -94,7 +94,10 @@ class OnnxClassifier:
         self.session = onnxruntime.InferenceSession(
             path, settings, providers=["CPUExecutionProvider"]
         )
-        self.input = self.session.get_inputs()[0].name
+        first = self.session.get_inputs()[0]
+        self.input = first.name
+        # Pictures per inference call: a model exported with a fixed batch of 1 takes one.
+        self.max_batch = 1 if first.shape and first.shape[0] == 1 else 32
         self.name = f"onnx:{Path(path).stem}"
         self.names = read_labels(self.options.labels) if self.options.labels else None
         probe = self._run(np.zeros((1, self.options.size, self.options.size, 3), np.uint8))
@@ -142,9 +145,13 @@ class OnnxClassifier:
         return self.detect_batch([pixels])[0]
 
     def detect_batch(self, pictures: list[Any]) -> list[list[Label]]:
-        """Several pictures in one inference call."""
-        probabilities = self._run(np.stack([self._prepare(p) for p in pictures]))
-        return [self._labels(row) for row in probabilities]
+        """Several pictures in one inference call (`max_batch` at a time)."""
+        found: list[list[Label]] = []
+        for start in range(0, len(pictures), self.max_batch):
+            chunk = pictures[start : start + self.max_batch]
+            probabilities = self._run(np.stack([self._prepare(p) for p in chunk]))
+            found.extend(self._labels(row) for row in probabilities)
+        return found
 
     def _labels(self, row: Any) -> list[Label]:
         floor = self.options.min_confidence

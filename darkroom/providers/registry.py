@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from darkroom.ports import Analyzer, Detector, Embedder
+from darkroom.providers.batching import batched
 from darkroom.settings import Settings
 
 DetectorFactory = Callable[[dict[str, Any]], Detector]
@@ -194,7 +196,11 @@ def _key_set(service: str) -> bool:
 
 
 class ProviderRegistry:
-    def __init__(self) -> None:
+    def __init__(self, batch_across_threads: bool = False) -> None:
+        """`batch_across_threads`: jobs running in several threads of this process share model
+        calls (providers/batching.py); a worker with one job thread has nothing to share."""
+        self.batch_across_threads = batch_across_threads
+        self._lock = threading.Lock()  # two job threads must not load one model twice
         self.factories: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
             "detector": dict(DETECTORS),
             "embedding": dict(EMBEDDERS),
@@ -214,11 +220,15 @@ class ProviderRegistry:
     def _provider(self, kind: str, name: str, options: dict[str, Any]) -> Any:
         """Built once per (kind, name, options) and kept: a model loads once per process."""
         key = (kind, name + json.dumps(options, sort_keys=True, default=str))
-        if key not in self._built:
-            known = self.factories[kind]
-            factory = known.get(name) or _imported(name)
-            if factory is None:
-                available = ", ".join(sorted(known))
-                raise LookupError(f"unknown {kind} provider {name!r}; available: {available}")
-            self._built[key] = factory(options)
-        return self._built[key]
+        with self._lock:
+            if key not in self._built:
+                known = self.factories[kind]
+                factory = known.get(name) or _imported(name)
+                if factory is None:
+                    available = ", ".join(sorted(known))
+                    raise LookupError(f"unknown {kind} provider {name!r}; available: {available}")
+                provider = factory(options)
+                if self.batch_across_threads:
+                    provider = batched(kind, provider)
+                self._built[key] = provider
+            return self._built[key]
