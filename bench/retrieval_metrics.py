@@ -57,18 +57,33 @@ def true_negative_rate(answers: Sequence[Sequence[str]]) -> float:
     return sum(1 for answer in answers if not answer) / len(answers)
 
 
+def answer_precision(judged: Sequence[tuple[Sequence[str], Collection[str]]]) -> float:
+    """Share of everything answered that is relevant, pooled over queries: the wrong hits a
+    thresholded search lets through. 1 when nothing was answered at all."""
+    answered = sum(len(ranked) for ranked, _ in judged)
+    right = sum(len(set(ranked) & set(relevant)) for ranked, relevant in judged)
+    return right / answered if answered else 1.0
+
+
 @dataclass(frozen=True)
 class Summary:
     recall: dict[int, float]  # k -> mean capped recall@k
     mrr: float
     ndcg5: float
     tnr: float | None  # None when the run had no negative queries
+    precision: float  # pooled share of answered items that are relevant
     queries: int
     negatives: int
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
         out = {f"{prefix}recall@{k}": v for k, v in self.recall.items()}
-        out.update({f"{prefix}mrr": self.mrr, f"{prefix}ndcg@5": self.ndcg5})
+        out.update(
+            {
+                f"{prefix}mrr": self.mrr,
+                f"{prefix}ndcg@5": self.ndcg5,
+                f"{prefix}precision": self.precision,
+            }
+        )
         if self.tnr is not None:
             out[f"{prefix}tnr"] = self.tnr
         return out
@@ -77,7 +92,7 @@ class Summary:
         recalls = " ".join(f"R@{k} {v:.2f}" for k, v in self.recall.items())
         tnr = f" TNR {self.tnr:.2f}" if self.tnr is not None else ""
         return (
-            f"{recalls} MRR {self.mrr:.2f} nDCG@5 {self.ndcg5:.2f}{tnr} "
+            f"{recalls} MRR {self.mrr:.2f} nDCG@5 {self.ndcg5:.2f}{tnr} P {self.precision:.2f} "
             f"({self.queries} q, {self.negatives} neg)"
         )
 
@@ -94,6 +109,7 @@ def summarize(
         mrr=statistics.fmean(reciprocal_rank(r, rel) for r, rel in judged),
         ndcg5=statistics.fmean(ndcg_at_k(r, rel, 5) for r, rel in judged),
         tnr=true_negative_rate(negatives) if negatives else None,
+        precision=answer_precision(judged),
         queries=len(judged),
         negatives=len(negatives),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.retrieval_metrics import (
+    answer_precision,
     ndcg_at_k,
     recall_at_k,
     reciprocal_rank,
@@ -53,6 +54,13 @@ def test_true_negative_rate_counts_empty_answers() -> None:
         true_negative_rate([])
 
 
+def test_answer_precision_pools_every_answered_item() -> None:
+    # 2 of 3 answered are right, then 1 of 1, then nothing answered: 3 of 4
+    judged = [(["a", "x", "b"], {"a", "b", "c"}), (["d"], {"d"}), ([], {"e"})]
+    assert answer_precision(judged) == 0.75
+    assert answer_precision([([], {"a"})]) == 1.0  # nothing answered: nothing wrong
+
+
 def test_queries_without_relevant_items_are_refused_by_ranking_metrics() -> None:
     for metric in (
         lambda: recall_at_k(["a"], set(), 1),
@@ -69,7 +77,9 @@ def test_summary_averages_over_queries_and_prints_compactly() -> None:
     assert summary.mrr == 0.75
     assert summary.ndcg5 == pytest.approx((1 + 0.630930) / 2, abs=1e-6)
     assert summary.tnr == 0.5
+    assert summary.precision == pytest.approx(2 / 3)  # a, then x and a
     assert (
-        summary.line() == "R@1 0.50 R@5 1.00 R@10 1.00 MRR 0.75 nDCG@5 0.82 TNR 0.50 (2 q, 2 neg)"
+        summary.line()
+        == "R@1 0.50 R@5 1.00 R@10 1.00 MRR 0.75 nDCG@5 0.82 TNR 0.50 P 0.67 (2 q, 2 neg)"
     )
     assert summary.as_dict("x_")["x_recall@5"] == 1.0 and summary.as_dict()["tnr"] == 0.5
