@@ -17,7 +17,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import engine, http, ingest, memory, thumbnail
+from bench import engine, http, ingest, memory, retrieval, thumbnail
 from bench.common import Row
 
 BENCHES: dict[str, Callable[[bool], list[Row]]] = {
@@ -26,6 +26,7 @@ BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "ingest": ingest.run,
     "http": http.run,
     "memory": memory.run,
+    "retrieval": retrieval.run,
 }
 
 
