@@ -124,13 +124,13 @@ def test_embedding_records_its_provenance(runtime: Runtime) -> None:
     assert output == {
         "provider": "descriptor",
         "model": "colour-texture",
-        "version": "1",
-        "dim": 272,
-        "space": "descriptor/colour-texture/1",
+        "version": "2",
+        "dim": 208,
+        "space": "descriptor/colour-texture/2",
     }
     vector = runtime.vectors.vector(output["space"], image.id)
     assert (
-        vector is not None and vector.shape == (272,) and abs(float((vector**2).sum()) - 1) < 1e-4
+        vector is not None and vector.shape == (208,) and abs(float((vector**2).sum()) - 1) < 1e-4
     )
 
 
