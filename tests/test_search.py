@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
+import pytest
 from PIL import Image
 from skimage import data
 
@@ -170,3 +172,35 @@ def test_duplicates_come_in_three_tiers_never_confused(runtime: Runtime) -> None
         {copy, resized, cropped} | {i for i, _ in found.near} | {i for i, _ in found.semantic}
     )
     assert other not in everything
+
+
+def test_a_small_owner_and_a_sparse_filter_get_every_hit_they_have(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An HNSW walk keeps a few candidates of the whole space before owner and filters apply:
+    the few rows a filter lets through must still all come back, nearest first."""
+    monkeypatch.setattr(runtime.vectors, "ef_search", 10, raising=False)  # pgvector's beam
+    rng = np.random.default_rng(7)
+    query = rng.standard_normal(16).astype(np.float32)
+    query /= np.linalg.norm(query)
+    for n in range(400):  # a crowd near the query, owned by bob or without the tag
+        vector = query + 0.3 * rng.standard_normal(16).astype(np.float32)
+        owner = "bob" if n % 2 else "alice"
+        runtime.vectors.upsert(
+            "test/16", owner, f"crowd{n:03d}", vector / np.linalg.norm(vector), {"tag": "common"}
+        )
+    far = []
+    for n in range(4):  # alice's rare ones, far from the query
+        vector = -query + 0.2 * rng.standard_normal(16).astype(np.float32)
+        runtime.vectors.upsert(
+            "test/16", "alice", f"rare{n}", vector / np.linalg.norm(vector), {"tag": "rare"}
+        )
+        far.append(f"rare{n}")
+        runtime.vectors.upsert(
+            "test/16", "carol", f"carol{n}", vector / np.linalg.norm(vector), {"tag": "rare"}
+        )
+    hits = runtime.vectors.search("test/16", "alice", query, 10, -1.0, {"tag": "rare"})
+    assert sorted(h.image_id for h in hits) == far
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    carol = runtime.vectors.search("test/16", "carol", query, 10, -1.0)
+    assert sorted(h.image_id for h in carol) == [f"carol{n}" for n in range(4)]

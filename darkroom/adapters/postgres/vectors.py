@@ -28,6 +28,7 @@ _SCHEMA = [
         metadata JSONB NOT NULL,
         PRIMARY KEY (image_id, space)
     )""",
+    "CREATE INDEX IF NOT EXISTS ix_image_vectors_owner ON image_vectors (owner, space)",
 ]
 
 
@@ -128,6 +129,13 @@ class PgVectorIndex:
         with self.db.atomic() as conn:  # SET LOCAL needs a transaction
             conn.execute(text(f"SET LOCAL hnsw.ef_search = {int(self.ef_search)}"))
             rows = conn.execute(sql, params).all()
+            if len(rows) < limit:
+                # The graph walk keeps ef_search candidates of the whole space, then the owner
+                # and the filters drop rows: a small owner, or a filter few rows pass, may get
+                # fewer than it has. Its rows are then searched exactly, found through the owner
+                # index (pgvector before 0.8 has no iterative index scan).
+                conn.execute(text("SET LOCAL enable_indexscan = off"))
+                rows = conn.execute(sql, params).all()
         return [
             VectorHit(image_id, 1 - float(d))
             for image_id, d in rows
