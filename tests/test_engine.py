@@ -471,3 +471,42 @@ def test_a_worker_killed_after_organize_resumes_with_the_original_moved(
     image = runtime.catalog.get_image(image_id)
     assert image is not None and image.status is ImageStatus.COMPLETED, image and image.error
     assert len(runtime.catalog.detection_records(image_id)) == 1
+
+
+def test_quick_jobs_are_claimed_together_and_a_crash_hands_back_the_rest(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [accept(runtime, f"p{n}.jpg", size=(64, 48), seed=n) for n in range(5)]
+    process = runtime.engine.process
+    calls = []
+
+    def crash_on_second(claim: Any) -> Any:
+        calls.append(claim.job.image_id)
+        if len(calls) == 2:
+            raise ConnectionError("database went away")
+        return process(claim)
+
+    monkeypatch.setattr(runtime.engine, "process", crash_on_second)
+    with pytest.raises(ConnectionError):
+        runtime.engine.run_batch("w", 4)
+    assert (
+        runtime.queue.depth()["ready"] == 3
+    )  # the crashed one waits for its timeout; the rest are back
+    monkeypatch.setattr(runtime.engine, "process", process)
+    outcomes = runtime.engine.run_batch("w", 10)
+    assert len(outcomes) == 3 and all(o.status == "completed" for o in outcomes)
+    assert runtime.engine.run_batch("w", 10) == []
+    completed = [i for i in ids if runtime.catalog.get_image(i).status is ImageStatus.COMPLETED]  # type: ignore[union-attr]
+    assert len(completed) == 4
+
+
+def test_a_worker_claims_many_quick_jobs_at_once_and_slow_ones_one_by_one() -> None:
+    from darkroom.engine.worker import MAX_CLAIM, _BatchSize
+
+    batch = _BatchSize()
+    assert batch.size == 1  # nothing known yet
+    batch.learn([0.002, 0.003])
+    assert batch.size == MAX_CLAIM
+    for _ in range(20):
+        batch.learn([0.4])
+    assert batch.size == 1

@@ -58,6 +58,9 @@ class RecordQueue:
     def claim(self, worker: str, visibility: float) -> Claim | None:
         raise NotImplementedError("the Lambda event source claims messages")
 
+    def claim_many(self, worker: str, visibility: float, limit: int) -> list[Claim]:
+        raise NotImplementedError("the Lambda event source claims messages")
+
     def extend(self, claim: Claim, visibility: float) -> None:
         self.queue.extend(claim, visibility)
 

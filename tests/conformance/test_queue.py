@@ -48,6 +48,24 @@ def test_claim_ack(queue: Queue) -> None:
     assert queue.claim("w", visibility=30) is None
 
 
+def test_claim_many_takes_several_each_acked_on_its_own(queue: Queue) -> None:
+    for n in range(5):
+        queue.enqueue(job(n))
+    claims: list = []
+    for _ in range(5):  # SQS may answer fewer than asked for: ask until all are in hand
+        claims += queue.claim_many("w", visibility=30, limit=3 if not claims else 5)
+        if len(claims) == 5:
+            break
+    assert sorted(c.job.id for c in claims) == [f"job{n}" for n in range(5)]
+    assert queue.claim_many("w", visibility=30, limit=5) == []  # all hidden while claimed
+    for claim in claims[:4]:
+        queue.ack(claim)
+    queue.retry(claims[4], 0, "again")  # one claim's fate is its own
+    again = queue.claim("w", visibility=30)
+    assert again is not None and again.job.id == claims[4].job.id and again.attempt == 2
+    queue.ack(again)
+
+
 def test_an_expired_claim_is_redelivered_with_the_next_attempt(queue: Queue) -> None:
     queue.enqueue(job())
     first = queue.claim("w1", visibility=1)

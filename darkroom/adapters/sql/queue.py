@@ -34,13 +34,13 @@ _CURRENT = and_(_jobs.c.id == bindparam("b_job_id"), _jobs.c.receipt == bindpara
 _CLAIM = (
     update(_jobs)
     .where(
-        _jobs.c.id
-        == select(_jobs.c.id)
-        .where(and_(_jobs.c.state == READY, _jobs.c.visible_at <= bindparam("now")))
-        .order_by(_jobs.c.visible_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)  # PostgreSQL: workers skip each other's rows
-        .scalar_subquery()
+        _jobs.c.id.in_(
+            select(_jobs.c.id)
+            .where(and_(_jobs.c.state == READY, _jobs.c.visible_at <= bindparam("now")))
+            .order_by(_jobs.c.visible_at)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)  # PostgreSQL: workers skip each other's rows
+        )
     )
     .values(
         visible_at=bindparam("until"),
@@ -85,14 +85,24 @@ class SqlQueue:
             )
 
     def claim(self, worker: str, visibility: float) -> Claim | None:
+        claims = self.claim_many(worker, visibility, 1)
+        return claims[0] if claims else None
+
+    def claim_many(self, worker: str, visibility: float, limit: int) -> list[Claim]:
+        """One statement claims them all. They share a receipt, which is safe: a receipt only
+        acts together with its job's id."""
         now = time.time()
         receipt = uuid.uuid4().hex
-        params = {"now": now, "until": now + visibility, "new_receipt": receipt, "worker": worker}
+        params = {
+            "now": now,
+            "until": now + visibility,
+            "new_receipt": receipt,
+            "worker": worker,
+            "limit": max(1, limit),
+        }
         with self.db.atomic() as conn:
-            row = conn.execute(_CLAIM, params).first()
-        if row is None:
-            return None
-        return Claim(job=_job(row), receipt=receipt, attempt=int(row.attempts))
+            rows = conn.execute(_CLAIM, params).all()
+        return [Claim(job=_job(row), receipt=receipt, attempt=int(row.attempts)) for row in rows]
 
     def extend(self, claim: Claim, visibility: float) -> None:
         with self.db.atomic() as conn:
