@@ -480,11 +480,11 @@ def test_quick_jobs_are_claimed_together_and_a_crash_hands_back_the_rest(
     process = runtime.engine.process
     calls = []
 
-    def crash_on_second(claim: Any) -> Any:
+    def crash_on_second(claim: Any, finishes: Any = None) -> Any:
         calls.append(claim.job.image_id)
         if len(calls) == 2:
             raise ConnectionError("database went away")
-        return process(claim)
+        return process(claim, finishes)
 
     monkeypatch.setattr(runtime.engine, "process", crash_on_second)
     with pytest.raises(ConnectionError):
@@ -510,3 +510,45 @@ def test_a_worker_claims_many_quick_jobs_at_once_and_slow_ones_one_by_one() -> N
     for _ in range(20):
         batch.learn([0.4])
     assert batch.size == 1
+
+
+def test_quick_jobs_share_one_final_commit_and_a_deleted_one_is_cleaned_up(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from darkroom.engine import lifecycle
+
+    ids = [accept(runtime, f"q{n}.jpg", size=(64, 48), seed=n) for n in range(3)]
+    process = runtime.engine.process
+    waiting: list[int] = []
+
+    def delete_second_before_its_commit(claim: Any, finishes: Any = None) -> Any:
+        outcome = process(claim, finishes)
+        waiting.append(len(finishes))
+        if claim.job.image_id == ids[1]:
+            image = runtime.catalog.get_image(ids[1])
+            assert image is not None and image.status is not ImageStatus.COMPLETED  # not yet
+            lifecycle.delete_image(
+                runtime.catalog,
+                runtime.blobs,
+                runtime.outbox,
+                image,
+                (runtime.vectors, runtime.text),
+                runtime.detections,
+            )
+        return outcome
+
+    monkeypatch.setattr(runtime.engine, "process", delete_second_before_its_commit)
+    outcomes = runtime.engine.run_batch("w", 10)
+    assert waiting == [1, 2, 3]  # each job's final commit waited for the group's
+    assert {o.image_id: o.status for o in outcomes} == {
+        ids[0]: "completed",
+        ids[1]: "deleted",
+        ids[2]: "completed",
+    }
+    assert runtime.catalog.get_image(ids[1]) is None
+    assert runtime.queue.depth() == {"ready": 0, "delayed": 0, "in_flight": 0, "dead": 0}
+    for image_id in (ids[0], ids[2]):
+        image = runtime.catalog.get_image(image_id)
+        assert image is not None and image.status is ImageStatus.COMPLETED
+        done = [e for e in events_of(runtime, image_id) if e["detail-type"] == "ImageProcessed"]
+        assert [e["detail"]["image_id"] for e in done].count(image_id) == 1

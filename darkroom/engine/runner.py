@@ -80,30 +80,63 @@ class Engine:
 
     def run_batch(self, worker: str, limit: int) -> list[Outcome]:
         """Claim up to `limit` jobs in one call and run them in turn; [] when none is ready.
-        A claim that waited long in hand is extended before its job starts."""
+        A claim that waited long in hand is extended before its job starts. The jobs that end
+        well share one final commit (group commit): SQLite has one writer, and a commit per job
+        costs more than a quick job's steps. A crash before it re-runs them; steps are
+        idempotent."""
         visibility = self._default_visibility()
         claimed_at = self.clock()
         claims = self.queue.claim_many(worker, visibility, limit)
         outcomes: list[Outcome] = []
+        finishes: list[_Finish] = []
         for index, claim in enumerate(claims):
             started = self.clock()
             try:
                 if started - claimed_at > visibility / 3:
                     self.queue.extend(claim, visibility)
-                outcome = self.process(claim)
-            except Exception as exc:  # the jobs not begun go back at once, not after a timeout
-                for waiting in claims[index + 1 :]:
-                    with contextlib.suppress(Exception):
-                        self.queue.retry(waiting, 0.0, f"released unrun: {exc}")
+                outcome = self.process(claim, finishes if len(claims) > 1 else None)
+            except Exception as exc:
+                # What ended before is kept if it can be; the jobs not begun go back at once,
+                # not after a timeout (the crashed one waits out its claim, as a crash would).
+                with contextlib.suppress(Exception):
+                    self._finish_together(finishes)
+                self._release(claims[index + 1 :], exc)
                 raise
             outcome.seconds = self.clock() - started
             outcomes.append(outcome)
+        if finishes:
+            try:
+                self._finish_together(finishes)
+            except Exception as exc:
+                self._release([f.claim for f in finishes], exc)
+                raise
         return outcomes
+
+    def _release(self, claims: Sequence[Claim], exc: Exception) -> None:
+        for claim in claims:
+            with contextlib.suppress(Exception):
+                self.queue.retry(claim, 0.0, f"released unrun: {exc}")
+
+    def _finish_together(self, finishes: list[_Finish]) -> None:
+        later: list[Event] = []
+        with self.catalog.atomic():
+            for finish in finishes:
+                finish.present = finish.unsaved.save(finish.updates, events=[finish.done])
+                self.queue.ack(finish.claim)
+                later += self.outbox.within(
+                    [*finish.events, finish.done] if finish.present else finish.events
+                )
+        self.outbox.publish(later)
+        for finish in finishes:
+            if not finish.present:
+                self._vanished(finish.claim, finish.image, finish.outcome)
 
     def _default_visibility(self) -> float:
         return max((r.recipe.visibility_timeout_seconds for r in self.recipes.all()), default=120.0)
 
-    def process(self, claim: Claim) -> Outcome:
+    def process(self, claim: Claim, finishes: list[_Finish] | None = None) -> Outcome:
+        """Run one claimed job. With `finishes`, a job that ends well leaves its final commit
+        there, for the caller to make together with others' (`run_batch`)."""
         job = claim.job
         image = self.catalog.get_image(job.image_id)
         if image is None or image.job_id != job.id or image.status.final:
@@ -117,9 +150,15 @@ class Engine:
         if claim.attempt > recipe.recipe.max_deliveries:
             error = f"delivered {claim.attempt} times without finishing (a worker died each time)"
             return self._dead_letter(claim, image, error, "", [])
-        return self._run(claim, image, recipe)
+        return self._run(claim, image, recipe, finishes)
 
-    def _run(self, claim: Claim, image: Image, recipe: CompiledRecipe) -> Outcome:
+    def _run(
+        self,
+        claim: Claim,
+        image: Image,
+        recipe: CompiledRecipe,
+        finishes: list[_Finish] | None = None,
+    ) -> Outcome:
         job = claim.job
         visibility = recipe.recipe.visibility_timeout_seconds
         outputs = self.catalog.step_outputs(job.id)
@@ -180,10 +219,12 @@ class Engine:
         done = make_event(
             "engine", PROCESSED, self._detail(image, status=final.value), key=f"{job.id}:done"
         )
+        closing = {"status": final} if final is ImageStatus.COMPLETED else None
+        if finishes is not None:
+            finishes.append(_Finish(claim, image, outcome, unsaved, closing, done, events))
+            return outcome
         with self.catalog.atomic():
-            present = unsaved.save(
-                {"status": final} if final is ImageStatus.COMPLETED else None, events=[done]
-            )
+            present = unsaved.save(closing, events=[done])
             self.queue.ack(claim)
             later = self.outbox.within([*events, done] if present else events)
         self.outbox.publish(later)
@@ -425,6 +466,20 @@ class Engine:
         outcome = outcome or Outcome(image.id, ImageStatus.FAILED.value)
         outcome.status, outcome.error = ImageStatus.FAILED.value, error
         return outcome
+
+
+@dataclass
+class _Finish:
+    """A job's final commit, waiting to be made together with others'."""
+
+    claim: Claim
+    image: Image
+    outcome: Outcome
+    unsaved: _UnsavedResults
+    updates: dict[str, Any] | None
+    done: Event
+    events: list[Event]
+    present: bool = True
 
 
 @dataclass
