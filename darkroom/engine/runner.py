@@ -118,14 +118,13 @@ class Engine:
                 self.queue.retry(claim, 0.0, f"released unrun: {exc}")
 
     def _finish_together(self, finishes: list[_Finish]) -> None:
-        later: list[Event] = []
+        stored: list[Event] = []
         with self.catalog.atomic():
             for finish in finishes:
                 finish.present = finish.unsaved.save(finish.updates, events=[finish.done])
                 self.queue.ack(finish.claim)
-                later += self.outbox.within(
-                    [*finish.events, finish.done] if finish.present else finish.events
-                )
+                stored += [*finish.events, finish.done] if finish.present else finish.events
+            later = self.outbox.within(stored)  # one publish, one "published" mark for all
         self.outbox.publish(later)
         for finish in finishes:
             if not finish.present:
