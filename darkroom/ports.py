@@ -23,6 +23,7 @@ from darkroom.domain.records import (
     Image,
     ImageStatus,
     Job,
+    JobResults,
     Label,
 )
 
@@ -106,6 +107,11 @@ class Catalog(Protocol):
         then the job's own `image_updates` and `events`. A step already stored for this job (by a
         worker whose claim expired) keeps its first result; its repeat changes nothing. False,
         with nothing stored, when the image no longer exists (deleted while its job ran)."""
+        ...
+
+    def finish_jobs(self, jobs: Sequence[JobResults]) -> list[bool]:
+        """`finish_steps` for several jobs in one transaction and a few statements (group
+        commit); for each job, whether its image still existed."""
         ...
 
     def step_seconds(self) -> dict[str, tuple[int, float]]: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -147,6 +148,17 @@ class FinishedStep:
     image_updates: dict[str, Any] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobResults:
+    """One job's results for `Catalog.finish_jobs`: as the arguments of `finish_steps`."""
+
+    job_id: str
+    image_id: str
+    steps: Sequence[FinishedStep]
+    image_updates: dict[str, Any] | None = None
+    events: Sequence[Event] = ()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 from darkroom import metrics
 from darkroom.domain.errors import NotFound, Permanent, RecipeError, Rejected
 from darkroom.domain.events import Event, make_event
-from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job
+from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job, JobResults
 from darkroom.engine import lifecycle
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
@@ -120,10 +120,11 @@ class Engine:
     def _finish_together(self, finishes: list[_Finish]) -> None:
         stored: list[Event] = []
         with self.catalog.atomic():
-            for finish in finishes:
-                finish.present = finish.unsaved.save(finish.updates, events=[finish.done])
+            present = self.catalog.finish_jobs([f.results() for f in finishes])
+            for finish, there in zip(finishes, present, strict=True):
+                finish.present = there
                 self.queue.ack(finish.claim)
-                stored += [*finish.events, finish.done] if finish.present else finish.events
+                stored += [*finish.events, finish.done] if there else finish.events
             later = self.outbox.within(stored)  # one publish, one "published" mark for all
         self.outbox.publish(later)
         for finish in finishes:
@@ -479,6 +480,11 @@ class _Finish:
     done: Event
     events: list[Event]
     present: bool = True
+
+    def results(self) -> JobResults:
+        job = self.claim.job
+        steps, self.unsaved.results = self.unsaved.results, []
+        return JobResults(job.id, self.image.id, steps, self.updates, [self.done])
 
 
 @dataclass

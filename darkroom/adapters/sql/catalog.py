@@ -22,6 +22,7 @@ from darkroom.domain.records import (
     FinishedStep,
     Image,
     ImageStatus,
+    JobResults,
     Label,
 )
 from darkroom.ports import ImageQuery
@@ -120,8 +121,11 @@ def _updates_row(fields: dict[str, Any]) -> dict[str, Any]:
 _IMAGE_BY_ID = select(t.images).where(t.images.c.id == bindparam("image_id"))
 _IMAGE_BY_ID_AND_OWNER = _IMAGE_BY_ID.where(t.images.c.owner == bindparam("owner"))
 _UPDATE_IMAGE = update(t.images).where(t.images.c.id == bindparam("_image_id"))
-_IMAGE_FOR_UPDATE = (
-    select(t.images.c.id).where(t.images.c.id == bindparam("_image_id")).with_for_update()
+_IMAGES_FOR_UPDATE = (
+    select(t.images.c.id)
+    .where(t.images.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.images.c.id)
+    .with_for_update()
 )
 _STEP_OUTPUTS = select(t.step_results.c.step, t.step_results.c.output).where(
     t.step_results.c.job_id == bindparam("job_id")
@@ -137,7 +141,7 @@ class SqlCatalog:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._insert_step_results = db.insert_ignoring_conflicts(t.step_results).returning(
-            t.step_results.c.step
+            t.step_results.c.job_id, t.step_results.c.step
         )
         self._insert_event = db.insert_ignoring_conflicts(t.events)
 
@@ -268,38 +272,47 @@ class SqlCatalog:
         image_updates: dict[str, Any] | None = None,
         events: Sequence[Event] = (),
     ) -> bool:
+        return self.finish_jobs([JobResults(job_id, image_id, steps, image_updates, events)])[0]
+
+    def finish_jobs(self, jobs: Sequence[JobResults]) -> list[bool]:
         now = time.time()
-        rows = [
-            {
-                "job_id": job_id,
-                "step": item.step,
-                "image_id": image_id,
-                "output": item.output,
-                "seconds": item.seconds,
-                "finished_at": now,
-            }
-            for item in steps
-        ]
         with self.db.atomic() as conn:
-            # Locked (on PostgreSQL) so a concurrent delete waits for this batch or wins first.
-            if conn.execute(_IMAGE_FOR_UPDATE, {"_image_id": image_id}).first() is None:
-                return False  # deleted while its job ran: store nothing for it
+            # Locked (on PostgreSQL, in id order) so a concurrent delete waits for this batch
+            # or wins first.
+            wanted = sorted({job.image_id for job in jobs})
+            present = {row.id for row in conn.execute(_IMAGES_FOR_UPDATE, {"ids": wanted})}
+            live = [job for job in jobs if job.image_id in present]  # deleted: nothing stored
+            rows = [
+                {
+                    "job_id": job.job_id,
+                    "step": item.step,
+                    "image_id": job.image_id,
+                    "output": item.output,
+                    "seconds": item.seconds,
+                    "finished_at": now,
+                }
+                for job in live
+                for item in job.steps
+            ]
             # One multi-row INSERT: RETURNING names the steps that were new. A step another
             # worker finished first keeps its first result, and its changes and events stand.
             stored = (
-                {row.step for row in conn.execute(self._insert_step_results, rows)}
+                {(row.job_id, row.step) for row in conn.execute(self._insert_step_results, rows)}
                 if rows
                 else set()
             )
-            fresh = [item for item in steps if item.step in stored]
-            merged: dict[str, Any] = {}
-            for item in fresh:
-                merged.update(item.image_updates)
-            merged.update(image_updates or {})
-            if merged:
-                conn.execute(_UPDATE_IMAGE, {"_image_id": image_id, **_updates_row(merged)})
-            self._insert_events(conn, [e for item in fresh for e in item.events] + list(events))
-        return True
+            events: list[Event] = []
+            for job in live:
+                fresh = [item for item in job.steps if (job.job_id, item.step) in stored]
+                merged: dict[str, Any] = {}
+                for item in fresh:
+                    merged.update(item.image_updates)
+                merged.update(job.image_updates or {})
+                if merged:
+                    conn.execute(_UPDATE_IMAGE, {"_image_id": job.image_id, **_updates_row(merged)})
+                events += [e for item in fresh for e in item.events] + list(job.events)
+            self._insert_events(conn, events)
+        return [job.image_id in present for job in jobs]
 
     def step_seconds(self) -> dict[str, tuple[int, float]]:
         """Per step name: how many finished, and the seconds they took in all."""
