@@ -95,6 +95,10 @@ class Catalog(Protocol):
     def delete_image(self, image_id: str) -> None: ...
 
     def step_outputs(self, job_id: str) -> dict[str, dict[str, Any]]: ...
+    def steps_outputs(self, job_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """`step_outputs` of several jobs in one read, by job id (jobs with none left out)."""
+        ...
+
     def finish_steps(
         self,
         job_id: str,

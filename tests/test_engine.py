@@ -480,11 +480,11 @@ def test_quick_jobs_are_claimed_together_and_a_crash_hands_back_the_rest(
     process = runtime.engine.process
     calls = []
 
-    def crash_on_second(claim: Any, finishes: Any = None) -> Any:
+    def crash_on_second(claim: Any, group: Any = None) -> Any:
         calls.append(claim.job.image_id)
         if len(calls) == 2:
             raise ConnectionError("database went away")
-        return process(claim, finishes)
+        return process(claim, group)
 
     monkeypatch.setattr(runtime.engine, "process", crash_on_second)
     with pytest.raises(ConnectionError):
@@ -521,9 +521,9 @@ def test_quick_jobs_share_one_final_commit_and_a_deleted_one_is_cleaned_up(
     process = runtime.engine.process
     waiting: list[int] = []
 
-    def delete_second_before_its_commit(claim: Any, finishes: Any = None) -> Any:
-        outcome = process(claim, finishes)
-        waiting.append(len(finishes))
+    def delete_second_before_its_commit(claim: Any, group: Any = None) -> Any:
+        outcome = process(claim, group)
+        waiting.append(len(group.finishes))
         if claim.job.image_id == ids[1]:
             image = runtime.catalog.get_image(ids[1])
             assert image is not None and image.status is not ImageStatus.COMPLETED  # not yet

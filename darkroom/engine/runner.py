@@ -88,13 +88,14 @@ class Engine:
         claimed_at = self.clock()
         claims = self.queue.claim_many(worker, visibility, limit)
         outcomes: list[Outcome] = []
-        finishes: list[_Finish] = []
+        group = _Group.read(self.catalog, claims) if len(claims) > 1 else None
+        finishes = group.finishes if group else []
         for index, claim in enumerate(claims):
             started = self.clock()
             try:
                 if started - claimed_at > visibility / 3:
                     self.queue.extend(claim, visibility)
-                outcome = self.process(claim, finishes if len(claims) > 1 else None)
+                outcome = self.process(claim, group)
             except Exception as exc:
                 # What ended before is kept if it can be; the jobs not begun go back at once,
                 # not after a timeout (the crashed one waits out its claim, as a crash would).
@@ -134,11 +135,11 @@ class Engine:
     def _default_visibility(self) -> float:
         return max((r.recipe.visibility_timeout_seconds for r in self.recipes.all()), default=120.0)
 
-    def process(self, claim: Claim, finishes: list[_Finish] | None = None) -> Outcome:
-        """Run one claimed job. With `finishes`, a job that ends well leaves its final commit
-        there, for the caller to make together with others' (`run_batch`)."""
+    def process(self, claim: Claim, group: _Group | None = None) -> Outcome:
+        """Run one claimed job. In a `group` (`run_batch`), its reads were made for the whole
+        claim, and a job that ends well leaves its final commit there, to be made together."""
         job = claim.job
-        image = self.catalog.get_image(job.image_id)
+        image = group.images.get(job.image_id) if group else self.catalog.get_image(job.image_id)
         if image is None or image.job_id != job.id or image.status.final:
             # Deleted, reprocessed under a newer job, or already finished: a redelivery.
             self.queue.ack(claim)
@@ -150,18 +151,14 @@ class Engine:
         if claim.attempt > recipe.recipe.max_deliveries:
             error = f"delivered {claim.attempt} times without finishing (a worker died each time)"
             return self._dead_letter(claim, image, error, "", [])
-        return self._run(claim, image, recipe, finishes)
+        return self._run(claim, image, recipe, group)
 
     def _run(
-        self,
-        claim: Claim,
-        image: Image,
-        recipe: CompiledRecipe,
-        finishes: list[_Finish] | None = None,
+        self, claim: Claim, image: Image, recipe: CompiledRecipe, group: _Group | None = None
     ) -> Outcome:
         job = claim.job
         visibility = recipe.recipe.visibility_timeout_seconds
-        outputs = self.catalog.step_outputs(job.id)
+        outputs = group.outputs.get(job.id, {}) if group else self.catalog.step_outputs(job.id)
         unsaved = _UnsavedResults(self.catalog, job.id, image.id)
         outcome = Outcome(image.id, ImageStatus.COMPLETED.value)
         events: list[Event] = []
@@ -220,8 +217,8 @@ class Engine:
             "engine", PROCESSED, self._detail(image, status=final.value), key=f"{job.id}:done"
         )
         closing = {"status": final} if final is ImageStatus.COMPLETED else None
-        if finishes is not None:
-            finishes.append(_Finish(claim, image, outcome, unsaved, closing, done, events))
+        if group is not None:
+            group.finishes.append(_Finish(claim, image, outcome, unsaved, closing, done, events))
             return outcome
         with self.catalog.atomic():
             present = unsaved.save(closing, events=[done])
@@ -466,6 +463,21 @@ class Engine:
         outcome = outcome or Outcome(image.id, ImageStatus.FAILED.value)
         outcome.status, outcome.error = ImageStatus.FAILED.value, error
         return outcome
+
+
+@dataclass
+class _Group:
+    """The jobs of one claim: their reads made at once, their final commits made together."""
+
+    images: dict[str, Image]
+    outputs: dict[str, dict[str, dict[str, Any]]]
+    finishes: list[_Finish] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, catalog: Catalog, claims: Sequence[Claim]) -> _Group:
+        images = catalog.images_by_ids([claim.job.image_id for claim in claims])
+        outputs = catalog.steps_outputs([claim.job.id for claim in claims])
+        return cls({image.id: image for image in images}, outputs)
 
 
 @dataclass

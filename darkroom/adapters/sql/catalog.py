@@ -264,6 +264,18 @@ class SqlCatalog:
                 step: output for step, output in conn.execute(_STEP_OUTPUTS, {"job_id": job_id})
             }
 
+    def steps_outputs(self, job_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        c = t.step_results.c
+        with self.db.read() as conn:
+            for start in range(0, len(job_ids), _CHUNK):
+                chunk = list(job_ids[start : start + _CHUNK])
+                for job_id, step, output in conn.execute(
+                    select(c.job_id, c.step, c.output).where(c.job_id.in_(chunk))
+                ):
+                    found.setdefault(job_id, {})[step] = output
+        return found
+
     def finish_steps(
         self,
         job_id: str,
