@@ -22,7 +22,7 @@ log = logging.getLogger("darkroom.worker")
 
 HOUSEKEEPING_SECONDS = 1.0
 CLAIM_SECONDS = 0.05  # work to claim at once, at most
-MAX_CLAIM = 10  # SQS's limit per receive
+MAX_CLAIM = 25  # jobs per claim at most (SQS answers at most 10 of them per receive)
 
 
 class Stop(Protocol):
