@@ -505,7 +505,7 @@ def test_a_worker_claims_many_quick_jobs_at_once_and_slow_ones_one_by_one() -> N
 
     batch = _BatchSize()
     assert batch.size == 1  # nothing known yet
-    batch.learn([0.002, 0.003])
+    batch.learn([0.001, 0.0015])
     assert batch.size == MAX_CLAIM
     for _ in range(20):
         batch.learn([0.4])
