@@ -61,22 +61,20 @@ class S3BlobStore:
         return body.read()  # type: ignore[no-any-return]
 
     def metadata(self, key: str) -> dict[str, str]:
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if error_code(exc) in _MISSING:
-                raise KeyError(key) from None
-            raise
+        head = self._head(key)
         return {name.lower(): value for name, value in head.get("Metadata", {}).items()}
 
     def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
+    def _head(self, key: str) -> dict[str, Any]:
         try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=self._key(key))
+            head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if error_code(exc) in _MISSING:
                 raise KeyError(key) from None
             raise
-        return int(head["ContentLength"])
+        return head
 
     def exists(self, key: str) -> bool:
         try:
