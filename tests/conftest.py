@@ -131,6 +131,17 @@ def drain(runtime: Runtime, worker: str = "test-worker", limit: int = 10_000) ->
 
 
 @pytest.fixture(scope="session")
+def model_service() -> Iterator[Any]:
+    """The fake model services (OpenAI, Anthropic and Voyage answer shapes) on a loopback port,
+    for the run; each test module's fixture resets it before a test."""
+    from tests.fake_llm import FakeModelService
+
+    service = FakeModelService().start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's server over HTTP, as boto3 talks to AWS: one for the run (tests name their
     buckets, queues and tables uniquely)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,9 @@ SECRET = "sk-test-analyze-7e6d5c4b3a29"
 TINTS = {"red": (250, 10, 10), "blue": (10, 10, 250), "green": (10, 250, 10)}
 
 
-@pytest.fixture(scope="module")
-def service() -> Iterator[FakeModelService]:
-    fake = FakeModelService().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture(autouse=True)
-def fake(service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+def fake(model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+    service = model_service
     """The model services of the collections recipe pointed at the fake, with one OpenAI key:
     set before the runtime is built, as a user sets them before `darkroom serve`."""
     service.reset()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,9 @@ SECRET = "sk-test-http-1b2c3d4e5f6a7b8c"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeModelService]:
-    service = FakeModelService().start()
-    yield service
-    service.stop()
+def fake(model_service: FakeModelService) -> FakeModelService:
+    model_service.reset()
+    return model_service
 
 
 def test_analyses_over_http_and_search_by_meaning_from_the_cli(

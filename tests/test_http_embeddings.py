@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -20,15 +19,9 @@ SECRET = "pa-test-0a9b8c7d6e5f4a3b2c1d"
 APIS = ["voyage", "openai"]
 
 
-@pytest.fixture(scope="module")
-def service() -> Iterator[FakeModelService]:
-    fake = FakeModelService().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
-def fake(service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+def fake(model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+    service = model_service
     service.reset()
     for name in ("OPENAI", "VOYAGE"):
         monkeypatch.delenv(f"{name}_API_KEY", raising=False)

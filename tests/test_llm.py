@@ -7,7 +7,6 @@ import base64
 import io
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,15 +25,9 @@ RED_PICTURE = images.jpeg_bytes(images.photo(320, 240, seed=1, tint=(250, 10, 10
 APIS = ["openai", "anthropic"]
 
 
-@pytest.fixture(scope="module")
-def service() -> Iterator[FakeModelService]:
-    fake = FakeModelService().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
-def fake(service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+def fake(model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+    service = model_service
     service.reset()
     for name in ("OPENAI", "ANTHROPIC", "VOYAGE"):
         monkeypatch.delenv(f"{name}_API_KEY", raising=False)
