@@ -559,6 +559,7 @@ def deploy_synth(
 def models_list(as_json: JsonOption = False) -> None:
     """Every provider a recipe can name and whether it can run here; every model `models pull`
     knows and whether it is installed."""
+    from darkroom.providers.bundled import provenance as bundled_provenance
     from darkroom.providers.model_catalog import installed_state
     from darkroom.providers.registry import KNOWN, readiness
 
@@ -588,6 +589,8 @@ def models_list(as_json: JsonOption = False) -> None:
                     "files": [f.model_dump() for f in model.files],
                 }
             )
+        for name, info in bundled_provenance().items():
+            json_line({"name": name, "kind": "bundled model", "status": "ready", **info})
         return
     table = Table(title="providers")
     for column in ("name", "kind", "status", "description"):
@@ -618,6 +621,20 @@ def models_list(as_json: JsonOption = False) -> None:
             model.description,
         )
     console.print(pulled)
+    bundled = Table(title="bundled models (inside darkroom: no download)")
+    for column in ("name", "file", "sha256", "licence", "from package"):
+        bundled.add_column(column, overflow="fold")
+    for name, info in bundled_provenance().items():
+        source = info["source"]
+        bundled.add_row(
+            name,
+            info["file"],
+            info["sha256"],
+            info["licence"],
+            f"{source['package']} {source['version']} ({source['member']}, sha256 "
+            f"{source['sha256']})",
+        )
+    console.print(bundled)
 
 
 def _models_catalog(settings: Settings) -> dict[str, CatalogModel]:

@@ -37,6 +37,9 @@ class OnnxClassifierOptions(BaseModel):
     softmax: bool = Field(default=True, description="the model answers logits (not probabilities)")
     groups: dict[str, list[str | int]] = Field(default_factory=dict)
     top_k: int = Field(default=5, ge=1, le=1000)
+    names_with_groups: bool = Field(
+        default=False, description="with groups, also the top-k class names as labels"
+    )
     min_confidence: float = Field(default=1.0, ge=0, le=100, description="percent")
     threads: int = Field(default=1, ge=1, le=64)
 
@@ -155,14 +158,15 @@ class OnnxClassifier:
 
     def _labels(self, row: Any) -> list[Label]:
         floor = self.options.min_confidence
+        found: list[Label] = []
         if self.groups:
             found = [
                 Label(label, 100.0 * float(row[indices].sum()), provider=self.name)
                 for label, indices in self.groups.items()
             ]
-        else:
+        if not self.groups or (self.options.names_with_groups and self.names):
             top = np.argsort(-row)[: self.options.top_k]
-            found = [
+            found += [
                 Label(
                     self.names[i] if self.names else str(i),
                     100.0 * float(row[i]),
@@ -170,7 +174,9 @@ class OnnxClassifier:
                 )
                 for i in top
             ]
+        # With names beside them, every group is kept: "cat 0.4" is what makes "other" 99.6.
+        kept = set(self.groups) if self.options.names_with_groups else set()
         return sorted(
-            (label for label in found if label.confidence >= floor),
+            (label for label in found if label.confidence >= floor or label.name in kept),
             key=lambda label: -label.confidence,
         )

@@ -42,6 +42,12 @@ def _onnx(options: dict[str, Any]) -> Detector:
     return OnnxClassifier(options)
 
 
+def _mobilenet(options: dict[str, Any]) -> Detector:
+    from darkroom.providers.bundled import BundledClassifier
+
+    return BundledClassifier(options)
+
+
 def _rekognition(options: dict[str, Any]) -> Detector:
     from darkroom.providers.rekognition import RekognitionDetector
 
@@ -79,6 +85,7 @@ def _llm(options: dict[str, Any]) -> Analyzer:
 
 
 DETECTORS: dict[str, DetectorFactory] = {
+    "mobilenet": _mobilenet,
     "opencv": _opencv,
     "onnx": _onnx,
     "rekognition": _rekognition,
@@ -103,11 +110,18 @@ class ProviderInfo:
 
 KNOWN = (
     ProviderInfo(
+        "mobilenet",
+        "detector",
+        ("onnxruntime",),
+        "",
+        "MobileNetV2 (ImageNet-1k) inside darkroom: cats, dogs, 1000 named classes (offline)",
+    ),
+    ProviderInfo(
         "opencv",
         "detector",
         ("cv2",),
         "",
-        "Haar cascades shipped in OpenCV 4.x: cat and human faces (offline)",
+        "legacy: Haar cascades shipped in OpenCV 4.x, cat and human faces (offline, weak)",
     ),
     ProviderInfo(
         "onnx",

@@ -38,20 +38,25 @@ def decide(labels: list[Label], settings: ClassifySettings) -> tuple[str, float,
     """(class, confidence in percent, uncertain) for a set of labels.
 
     The best-scoring label that maps to a class wins. At or above `high` it is that class;
-    between `low` and `high` it is still that class but uncertain (a person should look);
-    below `low` the picture is the fallback class, with confidence 100 minus the best score.
+    between `low` and `high` it is still that class but uncertain (a person should look).
+    Below `low` the picture is the fallback class, with the probability of none of the classes:
+    100 minus the sum of each class's best score (the classes of a classifier's groups exclude
+    each other). When even that is under `low` (cat 35, dog 30: neither 35), nothing is sure and
+    the fallback is uncertain too.
     """
     wanted = {name.lower(): cls for cls, names in settings.classes.items() for name in names}
-    best_class, best = settings.fallback, 0.0
+    per_class: dict[str, float] = {}
     for label in labels:
         cls = wanted.get(label.name.lower())
-        if cls is not None and label.confidence > best:
-            best_class, best = cls, label.confidence
+        if cls is not None and label.confidence > per_class.get(cls, 0.0):
+            per_class[cls] = label.confidence
+    best_class, best = max(per_class.items(), key=lambda item: item[1], default=("", 0.0))
     if best >= settings.thresholds.high:
         return best_class, best, False
     if best >= settings.thresholds.low:
         return best_class, best, True
-    return settings.fallback, 100.0 - best, False
+    neither = max(0.0, 100.0 - sum(per_class.values()))
+    return settings.fallback, neither, neither < settings.thresholds.low
 
 
 def run(ctx: StepContext, settings: ClassifySettings) -> StepResult:

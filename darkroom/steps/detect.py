@@ -1,4 +1,4 @@
-"""detect: what the picture shows, from the recipe's detector (offline default: OpenCV Haar)."""
+"""detect: what the picture shows, from the recipe's detector (default: bundled MobileNetV2)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSet
 
 
 class DetectSettings(StepSettings):
-    provider: str = Field(default="opencv", description="detector: opencv, onnx, rekognition, ...")
+    provider: str = Field(
+        default="mobilenet", description="detector: mobilenet, onnx, clip, rekognition, ..."
+    )
     size: int = Field(
         default=400, ge=64, le=4096, description="long side the detector sees; smaller is faster"
     )
