@@ -83,8 +83,26 @@ def _open(source: Source) -> Image.Image:
         return Image.open(source)
     except UnidentifiedImageError:
         raise Rejected("not an image: the data is no format darkroom can decode") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise Rejected(f"unreadable image header: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # any error of a decoder on untrusted bytes: a rejection, not a retry
+        raise Rejected(f"unreadable image header: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# Bytes per pixel of a decoded picture in each of Pillow's modes (the working copy darkroom
+# makes in 8-bit sRGB comes on top: 3 more per pixel).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2,
+               "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4,
+               "I": 4, "F": 4}  # fmt: skip
+
+
+def decode_cost(mode: str, width: int, height: int) -> int:
+    """Bytes one decode of a (width x height) picture in `mode` takes, with its sRGB copy."""
+    return width * height * (_MODE_BYTES.get(mode, 8) + 3)
 
 
 def _orientation(img: Image.Image) -> int:
@@ -122,7 +140,13 @@ def probe(source: Source, limits: Limits) -> tuple[Image.Image, Probe]:
     orientation = _orientation(img)
     if orientation in SWAPPING_ORIENTATIONS:
         width, height = height, width
-    frames = int(getattr(img, "n_frames", 1) or 1)
+    try:
+        frames = int(getattr(img, "n_frames", 1) or 1)
+    except MemoryError:
+        raise
+    except Exception as exc:  # a corrupt frame table (TIFF's IFDs, GIF's blocks)
+        img.close()
+        raise Rejected(f"corrupt image: its frames cannot be counted ({_reason(exc)})") from None
     return img, Probe(fmt, width, height, img.mode, frames, orientation)
 
 
@@ -145,6 +169,14 @@ def decode(source: Source, limits: Limits, box: int) -> Decoded:
             # draft() works on the stored (un-rotated) size; ask for the fitted size of that.
             stored_w, stored_h = img.size
             img.draft("RGB" if img.mode != "CMYK" else "CMYK", fit(stored_w, stored_h, box))
+        # After shrink-on-load (JPEG's draft), what decoding will take is known from the header.
+        cost = decode_cost(img.mode, *img.size)
+        if cost > limits.max_decode_bytes:
+            raise Rejected(
+                f"over the memory budget: decoding {img.size[0]}x{img.size[1]} {img.mode} takes "
+                f"{cost / 2**20:,.0f} MiB, the budget is {limits.max_decode_bytes / 2**20:,.0f} "
+                "MiB (DARKROOM_MAX_DECODE_BYTES)"
+            )
         if info.frames > 1:
             img.seek(0)
             conversions.append(f"first of {info.frames} frames")
@@ -152,18 +184,17 @@ def decode(source: Source, limits: Limits, box: int) -> Decoded:
         # Pillow loads some files lazily past load(); a zero-byte tail shows up here.
         if img.size[0] < 1 or img.size[1] < 1:
             raise Rejected("empty image")
-    except Rejected:
+        upright = ImageOps.exif_transpose(img) if info.orientation != 1 else img
+        if info.orientation != 1:
+            conversions.append(f"EXIF orientation {info.orientation} applied")
+        rgb = to_srgb(upright, conversions)
+        target = fit(info.width, info.height, box)
+        if max(rgb.size) > box:
+            rgb = rgb.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    except (Rejected, MemoryError):
         raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise Rejected(f"corrupt or truncated image: {exc}") from None
-
-    upright = ImageOps.exif_transpose(img) if info.orientation != 1 else img
-    if info.orientation != 1:
-        conversions.append(f"EXIF orientation {info.orientation} applied")
-    rgb = to_srgb(upright, conversions)
-    target = fit(info.width, info.height, box)
-    if max(rgb.size) > box:
-        rgb = rgb.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    except Exception as exc:  # whatever a decoder raises on untrusted bytes: bad input, final
+        raise Rejected(f"corrupt or undecodable image: {_reason(exc)}") from None
     return Decoded(rgb, info, conversions)
 
 
