@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from darkroom.adapters.sql import schema
@@ -153,6 +154,9 @@ def test_images_list_show_and_recipes(settings: Settings, tmp_path: Path) -> Non
     assert "pets" in {r["name"] for r in recipes}
     pets = json.loads(darkroom("recipes", "show", "pets", "--json").stdout)
     assert pets["steps"][5]["with"]["thresholds"] == {"high": 80.0, "low": 50.0}
+    # Redirected at 80 columns, the YAML is still YAML: no console wraps its long lines.
+    shown_yaml = darkroom("recipes", "show", "pets", env={"COLUMNS": "80"}).stdout
+    assert yaml.safe_load(shown_yaml) == pets
 
 
 def wait_for(predicate: object, timeout: float = 120, every: float = 0.1) -> None:

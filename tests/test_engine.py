@@ -388,6 +388,7 @@ def test_uncertain_results_reach_a_signed_webhook_with_retry(
         headers, body = receiver.requests[-1]
         assert verify("s3cret", body, headers[SIGNATURE_HEADER])
         assert not verify("wrong", body, headers[SIGNATURE_HEADER])
+        assert verify("s3cret", body.decode(), headers[SIGNATURE_HEADER])  # str bodies too
         assert not verify("s3cret", body + b" ", headers[SIGNATURE_HEADER])
         payload = json.loads(body)
         assert payload["subject"] == "ClassificationUncertain"

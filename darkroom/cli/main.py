@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -503,7 +504,8 @@ def recipes_show(name: str, as_json: JsonOption = False) -> None:
     if as_json:
         json_line(data)
     else:
-        console.print(yaml.safe_dump(data, sort_keys=False), end="")
+        # Machine-readable: never through Rich, which wraps long lines when redirected.
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
 
 
 @recipes_app.command("asl")

@@ -34,8 +34,11 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def verify(secret: str, body: bytes, header: str, tolerance: float = 300.0) -> bool:
-    """What a receiver does: recompute the MAC and compare in constant time."""
+def verify(secret: str, body: bytes | str, header: str, tolerance: float = 300.0) -> bool:
+    """What a receiver does: recompute the MAC and compare in constant time. The body is the
+    raw request body, as bytes or as the str it decodes to (UTF-8)."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
         timestamp = int(parts["t"])
