@@ -53,7 +53,9 @@ class Signer:
         payload, _, signature = token.partition(".")
         try:
             expected = hmac.new(self.key, payload.encode(), hashlib.sha256).digest()
-            if not signature or not hmac.compare_digest(expected, _unb64(signature)):
+            # Compare the text, not decoded bytes: base64 decoding ignores padding and spare
+            # low bits, so decoding would accept several spellings of one signature.
+            if not signature or not hmac.compare_digest(_b64(expected), signature):
                 raise PresignError(
                     403, "invalid signature: the upload URL was altered or is not ours"
                 )
