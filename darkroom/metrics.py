@@ -30,6 +30,11 @@ STEP_SECONDS = Histogram(
 STEP_FAILURES = Counter(
     "darkroom_step_failures_total", "step attempts that raised", ["recipe", "step"]
 )
+ORPHANS_REMOVED = Counter(
+    "darkroom_orphans_removed_total",
+    "what a crash left behind, cleared by the housekeeping sweep",
+    ["kind"],  # original | temporary | duplicate (a duplicate of a deleted image, promoted)
+)
 BATCH_SIZE = Histogram(
     "darkroom_inference_batch_size",
     "pictures per model call, batched across a worker's job threads",

@@ -45,6 +45,15 @@ class BlobStore(Protocol):
 
 
 @runtime_checkable
+class ListableBlobs(Protocol):
+    """A blob store whose files can be listed with their age (the local one): what lets the
+    housekeeping sweep find what a crash left. S3 buckets use lifecycle rules instead."""
+
+    def listing(self, prefix: str) -> Any: ...
+    def remove_listed(self, key: str) -> None: ...
+
+
+@runtime_checkable
 class DirectUploads(Protocol):
     """A blob store clients can upload to directly (S3's presigned POST): `/upload/presign` then
     hands out the store's own form instead of a URL on darkroom."""
@@ -60,6 +69,16 @@ class DirectUploads(Protocol):
     def metadata(self, key: str) -> dict[str, str]:
         """The user metadata stored with the blob (what the form's x-amz-meta-* fields set)."""
         ...
+
+
+class Claims(Protocol):
+    """Keys one request holds while it stores bytes (presigned URLs, idempotency keys): taken
+    atomically before the body is read, so two concurrent requests never both write."""
+
+    def take(self, key: str, owner: str, expires_at: float, stale_after: float = 900.0) -> bool: ...
+    def settle(self, key: str) -> None: ...
+    def release(self, key: str) -> None: ...
+    def forget_expired(self, now: float | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -126,6 +145,10 @@ class Catalog(Protocol):
 
     def step_failures(self, job_id: str) -> dict[str, tuple[int, str]]: ...
     def reset_step_failures(self, job_id: str) -> None: ...
+
+    def orphaned_duplicates(self, limit: int = 100) -> list[Image]:
+        """Duplicates whose first image no longer exists (it was deleted while they ran)."""
+        ...
 
     def claim_content(self, owner: str, sha256: str, image_id: str) -> str:
         """Register image_id as holder of this content unless one exists; answer the holder."""

@@ -22,6 +22,12 @@ class Limits(BaseSettings):
         ge=1,
         description="memory one decode may take (from the header, after shrink-on-load)",
     )
+    max_json_upload_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="largest JSON (base64) upload body; send bigger files as multipart or "
+        "through a presigned URL, which stream to storage",
+    )
 
 
 class Plan(BaseModel):
@@ -132,6 +138,11 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="base URL clients reach the API at (presigned links)"
     )
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"],
+        description="Host headers presigned links may name when public_url is unset; any other "
+        "Host is refused (a client must not choose where its links point)",
+    )
     secret_key: str | None = Field(
         default=None, description="signs presigned URLs; generated into DARKROOM_HOME if unset"
     )
@@ -149,6 +160,12 @@ class Settings(BaseSettings):
     )
     worker_nice: int = Field(
         default=10, ge=0, le=19, description="CPU priority drop of `serve`'s embedded workers"
+    )
+    orphan_grace_seconds: float = Field(
+        default=3600,
+        ge=60,
+        description="age after which what a crash left (unrecorded originals, .tmp- files) is "
+        "swept by housekeeping",
     )
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")

@@ -8,11 +8,22 @@ from darkroom.domain.records import Image, ImageStatus
 from darkroom.ports import BlobStore, Catalog
 
 
-def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None) -> dict[str, Any]:
-    location = image.location
+def original_location(image: Image, blobs: BlobStore, catalog: Catalog | None) -> str:
+    """Where the image's original bytes are: its own (every upload keeps its bytes), or, for a
+    duplicate made when duplicates shared the first's bytes, the first's. "" when none is."""
+    if image.location and blobs.exists(image.location):
+        return image.location
     if image.status is ImageStatus.DUPLICATE and image.duplicate_of and catalog is not None:
         holder = catalog.get_image(image.duplicate_of, image.owner)
-        location = holder.location if holder is not None else ""
+        if holder is not None and holder.location and blobs.exists(holder.location):
+            return holder.location
+    return ""
+
+
+def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None) -> dict[str, Any]:
+    location = image.location
+    if image.status is ImageStatus.DUPLICATE and catalog is not None:
+        location = original_location(image, blobs, catalog)
     return {
         "file": image.source if image.source and image.source != "upload" else image.filename,
         "image_id": image.id,

@@ -11,6 +11,7 @@ from darkroom.adapters.local.files import FileBlobStore
 from darkroom.adapters.local.notifier import LocalNotifier
 from darkroom.adapters.local.webhooks import Target, Webhooks
 from darkroom.adapters.sql.catalog import SqlCatalog
+from darkroom.adapters.sql.claims import SqlClaims
 from darkroom.adapters.sql.database import Database
 from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
@@ -51,6 +52,7 @@ class Runtime:
     notifier: Notifier
     webhooks: Webhooks
     keys: SqlKeyStore
+    claims: SqlClaims
     providers: ProviderRegistry
     vectors: VectorIndex
     text: TextIndex
@@ -175,7 +177,8 @@ def build(settings: Settings | None = None) -> Runtime:
     )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
-    intake = Intake(catalog, queue, blobs, recipes, settings.limits, outbox)
+    claims = SqlClaims(db)
+    intake = Intake(catalog, queue, blobs, recipes, settings.limits, outbox, claims)
     return Runtime(
         settings=settings,
         db=db,
@@ -186,6 +189,7 @@ def build(settings: Settings | None = None) -> Runtime:
         notifier=notifier,
         webhooks=webhooks,
         keys=SqlKeyStore(db),
+        claims=claims,
         providers=providers,
         vectors=vectors,
         text=text,

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from darkroom import __version__
+from darkroom.api import failures
 from darkroom.api.middleware import BodyLimit, RequestMetrics
-from darkroom.api.routes import admin, images, ops, search, uploads, webhooks
+from darkroom.api.routes import admin, images, ops, presigned, search, uploads, webhooks
 from darkroom.api.services import Services
 from darkroom.wiring import Runtime
 
@@ -20,8 +21,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     app = FastAPI(title="darkroom", version=__version__, description=DESCRIPTION)
     app.state.services = services
+    failures.install(app)
     for router in (
         uploads.router,
+        presigned.router,
         images.router,
         search.router,
         webhooks.router,

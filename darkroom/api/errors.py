@@ -23,8 +23,12 @@ def from_validation(exc: ValidationError, prefix: str = "body") -> HTTPException
 
 VALIDATION_SCHEMA = {"$ref": "#/components/schemas/HTTPValidationError"}
 COMMON: dict[int | str, dict[str, Any]] = {
-    400: {"description": "a body that cannot be parsed (broken JSON or multipart)"},
+    400: {
+        "description": "a body that cannot be parsed (broken JSON or multipart, more than 10 "
+        "multipart fields or more than one file)"
+    },
     401: {"description": "missing, wrong or revoked API key"},
     413: {"description": "request body over the size limit"},
     429: {"description": "over the rate or quota of the key's plan (see Retry-After)"},
+    507: {"description": "the server's storage is full: nothing was kept (see Retry-After)"},
 }

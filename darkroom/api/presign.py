@@ -30,6 +30,7 @@ class Grant:
     sha256: str | None
     recipe: str
     expires_at: float
+    key_id: str = ""  # the API key that asked for it: revoking the key revokes the URL
 
 
 def _b64(data: bytes) -> str:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter
 
 DETAIL_TYPES_EXAMPLE = ["ImageProcessed", "ClassificationUncertain"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# What a client may attach to an upload, by JSON or multipart alike: flat, at most 50 keys.
+Metadata = Annotated[dict[str, str | int | float | bool | None], Field(max_length=50)]
+METADATA: TypeAdapter[dict[str, str | int | float | bool | None]] = TypeAdapter(Metadata)
 
 
 class UploadJson(Strict):
@@ -20,9 +25,7 @@ class UploadJson(Strict):
     content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
     data: str = Field(min_length=1, description="the file's bytes, base64")
     recipe: str | None = Field(default=None, max_length=64)
-    metadata: dict[str, str | int | float | bool | None] = Field(
-        default_factory=dict, max_length=50
-    )
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class Links(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from darkroom.adapters.sql.keys import SqlKeyStore
 from darkroom.api.presign import Signer, load_or_create_key
@@ -18,7 +18,6 @@ class Services:
     keys: SqlKeyStore
     buckets: TokenBuckets
     signer: Signer
-    presigned_in_flight: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:

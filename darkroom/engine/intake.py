@@ -3,23 +3,28 @@ written in one transaction. Nothing is answered as accepted before both are dura
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from darkroom.domain.errors import InProgress, StorageFull
 from darkroom.domain.events import make_event
 from darkroom.domain.ids import new_id, stable_id
 from darkroom.domain.records import Image, ImageStatus, Job
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
 from darkroom.imaging import EXTENSIONS
-from darkroom.ports import BlobStore, Catalog, Queue
+from darkroom.ports import BlobStore, Catalog, Claims, Queue
 from darkroom.settings import Limits
 
 RECEIVED = "ImageReceived"
+CLAIM_HOURS = 24  # an idempotency claim outlives any upload; a crashed one is retaken sooner
+WAIT_FOR_FIRST_SECONDS = 5.0
 _KNOWN_EXTENSIONS = {ext for ext in EXTENSIONS.values()} | {".jpeg", ".tiff"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -69,8 +74,10 @@ class Intake:
         recipes: RecipeBook,
         limits: Limits,
         outbox: Outbox,
+        claims: Claims,
     ) -> None:
         self.outbox = outbox
+        self.claims = claims
         self.catalog = catalog
         self.queue = queue
         self.blobs = blobs
@@ -114,10 +121,6 @@ class Intake:
         image_id: str | None = None,
     ) -> Accepted:
         self.recipes.get(recipe)  # an unknown recipe is refused before anything is stored
-        if idempotency_key is not None:
-            existing = self.catalog.find_image(owner, idempotency_key)
-            if existing is not None:
-                return Accepted(existing, new=False)
         if image_id is None:
             image_id = stable_id(owner, idempotency_key) if idempotency_key else new_id()
         name = display_name(filename)
@@ -134,17 +137,60 @@ class Intake:
             sha256=sha256,
             metadata=dict(metadata or {}),
         )
+        if idempotency_key is None:
+            return self._store(image, stream, size)
+        existing = self.catalog.find_image(owner, idempotency_key)
+        if existing is not None:
+            return Accepted(existing, new=False)
+        # Two requests with one key at once: the claim lets one write; the other waits for its
+        # record (then answers as it did) instead of overwriting its bytes.
+        claim = "idempotency:" + hashlib.sha256(f"{owner}\0{idempotency_key}".encode()).hexdigest()
+        if not self.claims.take(claim, owner, time.time() + CLAIM_HOURS * 3600):
+            return Accepted(self._wait_for(owner, idempotency_key), new=False)
+        try:
+            existing = self.catalog.find_image(owner, idempotency_key)  # done before our claim
+            if existing is not None:
+                return Accepted(existing, new=False)
+            return self._store(image, stream, size)
+        finally:
+            self.claims.release(claim)
+
+    def _wait_for(self, owner: str, idempotency_key: str) -> Image:
+        deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
+        while time.monotonic() < deadline:
+            existing = self.catalog.find_image(owner, idempotency_key)
+            if existing is not None:
+                return existing
+            time.sleep(0.05)
+        raise InProgress("an upload with this Idempotency-Key is still being received: retry")
+
+    def _store(self, image: Image, stream: IO[bytes], size: int | None) -> Accepted:
+        """The bytes to the store, then the record: the caller holds the only right to write."""
         if size is not None and size > self.limits.max_bytes:
             return self._refuse(
                 image, f"too large: {size:,} bytes is over the limit of {self.limits.max_bytes:,}"
             )
-        image.size_bytes = self.blobs.put_file(image.location, stream, content_type=content_type)
+        try:
+            image.size_bytes = self.blobs.put_file(
+                image.location, stream, content_type=image.content_type
+            )
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(
+                    exc.errno, f"no space left to store the upload: {exc.strerror}"
+                ) from exc
+            raise
         if image.size_bytes > self.limits.max_bytes:
             self.blobs.delete(image.location)
             return self._refuse(
                 image, f"too large: over the limit of {self.limits.max_bytes:,} bytes"
             )
-        self._record(image)
+        try:
+            self._record(image)
+        except Exception:
+            if self.catalog.get_image(image.id) is None:  # no record points at it: no orphan
+                self.blobs.delete(image.location)
+            raise
         return Accepted(image, new=True)
 
     def accept_stored(

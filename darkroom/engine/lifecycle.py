@@ -57,32 +57,79 @@ def delete_image(
     image: Image,
     indexes: tuple[VectorIndex | TextIndex, ...] = (),
     detections: DetectionLog | None = None,
+    queue: Queue | None = None,
 ) -> list[str]:
-    """Remove the image's blobs and records, and those of its duplicates (same bytes); answer
-    the ids removed. Blobs go first: a crash in between leaves a record that can be deleted
-    again, never a blob that nothing points at."""
-    removed: list[str] = []
-    duplicates = [
-        other
-        for other in catalog.list_images(
-            ImageQuery(owner=image.owner, status=ImageStatus.DUPLICATE, limit=100_000)
+    """Remove the image's blobs and records; answer the ids removed (this one only). Its exact
+    duplicates were uploads accepted on their own and keep their own bytes: with a `queue`, the
+    oldest is promoted to hold the content and processed in full, the rest point at it. Blobs go
+    first: a crash in between leaves a record that can be deleted again, never a blob that
+    nothing points at."""
+    heirs = duplicates_of(catalog, image.owner, image.id) if queue is not None else []
+    if heirs:
+        _take_over_bytes(blobs, heirs[0], image.location)
+    remove_files(blobs, image, indexes, detections)
+    event = make_event(
+        "api", DELETED, {"image_id": image.id, "owner": image.owner}, key=f"{image.id}:deleted"
+    )
+    with catalog.atomic():
+        catalog.delete_image(image.id)  # its claim on the content goes with it
+        catalog.add_events([event])
+    outbox.publish([event])
+    if heirs and queue is not None:
+        _promote(catalog, queue, heirs)
+    return [image.id]
+
+
+def duplicates_of(catalog: Catalog, owner: str, image_id: str) -> list[Image]:
+    found = catalog.list_images(
+        ImageQuery(owner=owner, status=ImageStatus.DUPLICATE, limit=100_000)
+    )
+    return sorted(
+        (other for other in found if other.duplicate_of == image_id), key=lambda i: i.created_at
+    )
+
+
+def promote_duplicates(
+    catalog: Catalog,
+    blobs: BlobStore,
+    queue: Queue,
+    owner: str,
+    holder_id: str,
+    holder_location: str = "",
+) -> bool:
+    """The holder of some content is gone: its oldest duplicate becomes an image in its own
+    right (a fresh job, whose hash step claims the content), the others its duplicates."""
+    heirs = duplicates_of(catalog, owner, holder_id)
+    if heirs:
+        _take_over_bytes(blobs, heirs[0], holder_location)
+        _promote(catalog, queue, heirs)
+    return bool(heirs)
+
+
+def _take_over_bytes(blobs: BlobStore, heir: Image, holder_location: str) -> None:
+    """A duplicate made when duplicates shared the first's bytes has none of its own: it takes
+    the first's over before they are deleted."""
+    if blobs.exists(heir.location) or not holder_location or not blobs.exists(holder_location):
+        return
+    heir.location = heir.location or f"input/{heir.owner}/{heir.id}.bin"
+    blobs.move(holder_location, heir.location)
+
+
+def _promote(catalog: Catalog, queue: Queue, heirs: list[Image]) -> None:
+    heir, *rest = heirs
+    job = Job(id=new_id(), image_id=heir.id, owner=heir.owner, recipe=heir.recipe)
+    with catalog.atomic():
+        catalog.update_image(
+            heir.id,
+            duplicate_of=None,
+            status=ImageStatus.QUEUED,
+            job_id=job.id,
+            location=heir.location,
+            error=None,
         )
-        if other.duplicate_of == image.id
-    ]
-    for victim in [image, *duplicates]:
-        remove_files(blobs, victim, indexes, detections)
-        event = make_event(
-            "api",
-            DELETED,
-            {"image_id": victim.id, "owner": victim.owner},
-            key=f"{victim.id}:deleted",
-        )
-        with catalog.atomic():
-            catalog.delete_image(victim.id)
-            catalog.add_events([event])
-        outbox.publish([event])
-        removed.append(victim.id)
-    return removed
+        queue.enqueue(job)
+        for other in rest:
+            catalog.update_image(other.id, duplicate_of=heir.id)
 
 
 def reprocess(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import metrics
-from darkroom.domain.errors import NotFound, Permanent, RecipeError, Rejected
+from darkroom.domain.errors import NotFound, Permanent, RecipeError, Rejected, is_storage_full
 from darkroom.domain.events import Event, make_event
 from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job, JobResults
 from darkroom.engine import lifecycle
@@ -30,6 +30,8 @@ from darkroom.steps.base import StepContext, StepPorts, StepResult
 log = logging.getLogger("darkroom.engine")
 
 PROCESSED = "ImageProcessed"
+STORAGE_FULL_RETRY_SECONDS = 30.0  # a full disk is nobody's file's fault: wait, never give up
+CRASHED_RETRY_SECONDS = 10.0
 FAILED = "ImageFailed"
 
 
@@ -98,9 +100,11 @@ class Engine:
                 outcome = self.process(claim, group)
             except Exception as exc:
                 # What ended before is kept if it can be; the jobs not begun go back at once,
-                # not after a timeout (the crashed one waits out its claim, as a crash would).
+                # the one that raised shortly after (a full disk or a lost database: once they
+                # are back, nothing should wait out a visibility timeout).
                 with contextlib.suppress(Exception):
                     self._finish_together(finishes)
+                self._release(claims[index : index + 1], exc, CRASHED_RETRY_SECONDS)
                 self._release(claims[index + 1 :], exc)
                 raise
             outcome.seconds = self.clock() - started
@@ -113,10 +117,10 @@ class Engine:
                 raise
         return outcomes
 
-    def _release(self, claims: Sequence[Claim], exc: Exception) -> None:
+    def _release(self, claims: Sequence[Claim], exc: Exception, delay: float = 0.0) -> None:
         for claim in claims:
             with contextlib.suppress(Exception):
-                self.queue.retry(claim, 0.0, f"released unrun: {exc}")
+                self.queue.retry(claim, delay, f"released unrun: {exc}")
 
     def _finish_together(self, finishes: list[_Finish]) -> None:
         stored: list[Event] = []
@@ -415,6 +419,14 @@ class Engine:
         error = f"{step.name}: {type(exc).__name__}: {exc}"
         metrics.STEP_FAILURES.labels(claim.job.recipe, step.name).inc()
         outcome.failed_step = step.name
+        if is_storage_full(exc):  # not counted: the job waits for space, it is not dead-lettered
+            self.queue.retry(claim, STORAGE_FULL_RETRY_SECONDS, error)
+            log.error(
+                "storage is full; the job waits", extra={"image_id": image.id, "error": error}
+            )
+            self.outbox.publish(events)
+            outcome.status, outcome.error = "retry", error
+            return outcome
         failures = self.catalog.count_step_failure(claim.job.id, step.name, error)
         if failures >= step.retry.max_attempts or isinstance(exc, Permanent):
             outcome.error = error

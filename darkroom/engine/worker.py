@@ -13,6 +13,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import TYPE_CHECKING, Protocol
 
 from darkroom.adapters.sql.queue import worker_name
+from darkroom.engine.sweep import Swept, sweep
 from darkroom.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("darkroom.worker")
 
 HOUSEKEEPING_SECONDS = 1.0
+SWEEP_SECONDS = 300.0
 CLAIM_SECONDS = 0.05  # work to claim at once, at most
 MAX_CLAIM = 25  # jobs per claim at most (SQS answers at most 10 of them per receive)
 
@@ -107,8 +109,19 @@ def _release_orphans(runtime: Runtime) -> None:
             log.info("released jobs of dead workers", extra={"jobs": count})
 
 
+def sweep_orphans(runtime: Runtime) -> Swept:
+    return sweep(
+        runtime.catalog,
+        runtime.blobs,
+        runtime.queue,
+        runtime.claims,
+        runtime.settings.orphan_grace_seconds,
+    )
+
+
 def _housekeeping(runtime: Runtime, stop: Stop) -> None:
     last_release = time.monotonic()
+    last_sweep = float("-inf")  # at start: what the last crash left
     while not stop.wait(HOUSEKEEPING_SECONDS):
         try:
             runtime.outbox.sweep()
@@ -116,6 +129,9 @@ def _housekeeping(runtime: Runtime, stop: Stop) -> None:
             if time.monotonic() - last_release > 10:
                 _release_orphans(runtime)
                 last_release = time.monotonic()
+            if time.monotonic() - last_sweep > SWEEP_SECONDS:
+                sweep_orphans(runtime)
+                last_sweep = time.monotonic()
         except Exception:
             log.exception("housekeeping failed; trying again")
 

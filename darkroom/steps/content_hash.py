@@ -36,10 +36,13 @@ def run(ctx: StepContext, settings: HashSettings) -> StepResult:
     if not settings.deduplicate:
         return StepResult(output=output, image=updates)
     holder = ctx.ports.catalog.claim_content(ctx.image.owner, sha256, ctx.image.id)
+    if holder != ctx.image.id and ctx.ports.catalog.get_image(holder) is None:
+        # The first was deleted meanwhile and its claim with it: this one may hold the content.
+        holder = ctx.ports.catalog.claim_content(ctx.image.owner, sha256, ctx.image.id)
     if holder == ctx.image.id:
         return StepResult(output=output, image=updates)
-    # The holder keeps the same bytes: the copy is not stored twice.
-    ctx.ports.blobs.delete(ctx.image.location)
+    # The copy keeps its own bytes: it was accepted on its own, and deleting the first (even
+    # while this runs) must never take them. Deleting the first promotes its oldest duplicate.
     output["duplicate_of"] = holder
     updates["duplicate_of"] = holder
     return StepResult(output=output, image=updates, finish=ImageStatus.DUPLICATE)

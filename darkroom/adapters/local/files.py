@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -70,6 +71,25 @@ class FileBlobStore:
 
     def url(self, key: str) -> str:
         return self.path(key).as_uri()
+
+    def listing(self, prefix: str) -> Iterator[tuple[str, float]]:
+        """(key, modified time) of every file under a folder-like prefix, the temporary files
+        of writes a crash interrupted (`.tmp-*`) included."""
+        folder = self.root / prefix.strip("/")
+        if not folder.is_dir():
+            return
+        for path in folder.rglob("*"):
+            try:
+                if path.is_file():
+                    yield path.relative_to(self.root).as_posix(), path.stat().st_mtime
+            except FileNotFoundError:  # deleted while we looked
+                continue
+
+    def remove_listed(self, key: str) -> None:
+        """Delete a file `listing` named (temporary names are not valid keys for `delete`)."""
+        target = (self.root / key).resolve()
+        if self.root in target.parents:
+            target.unlink(missing_ok=True)
 
     def local_path(self, key: str) -> str | None:
         return str(self.path(key))

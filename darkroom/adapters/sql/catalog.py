@@ -358,6 +358,24 @@ class SqlCatalog:
         with self.db.atomic() as conn:
             conn.execute(delete(t.step_failures).where(t.step_failures.c.job_id == job_id))
 
+    def orphaned_duplicates(self, limit: int = 100) -> list[Image]:
+        images = t.images
+        holders = images.alias("holders")
+        sql = (
+            select(images)
+            .outerjoin(holders, holders.c.id == images.c.duplicate_of)
+            .where(
+                and_(
+                    images.c.status == ImageStatus.DUPLICATE.value,
+                    images.c.duplicate_of.is_not(None),
+                    holders.c.id.is_(None),
+                )
+            )
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [_image(row) for row in conn.execute(sql)]
+
     def claim_content(self, owner: str, sha256: str, image_id: str) -> str:
         table = t.contents
         key = and_(table.c.owner == owner, table.c.sha256 == sha256)

@@ -65,6 +65,15 @@ class SqlKeyStore:
             return None
         return ApiKey(row.id, row.owner, row.plan, bool(row.admin), row.created_at)
 
+    def is_active(self, key_id: str) -> bool:
+        """The key exists and is not revoked (what a presigned URL it issued depends on)."""
+        table = t.api_keys
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(table.c.id).where(and_(table.c.id == key_id, table.c.revoked_at.is_(None)))
+            ).first()
+        return row is not None
+
     def list(self) -> list[ApiKey]:
         table = t.api_keys
         with self.db.read() as conn:

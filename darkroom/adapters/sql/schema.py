@@ -217,3 +217,17 @@ analyses = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("image_id", "version", name="uq_analyses_version"),
 )
+
+# Claims taken before bytes are read, so two concurrent requests for one thing never both write:
+# a presigned URL (used once, forever until it expires, even after its image is deleted) and an
+# Idempotency-Key (held while the first request stores its file).
+claims = Table(
+    "claims",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("state", String(12), nullable=False),  # receiving | used
+    Column("claimed_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_claims_expires", "expires_at"),
+)

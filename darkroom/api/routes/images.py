@@ -34,7 +34,7 @@ from darkroom.engine import lifecycle
 from darkroom.engine.duplicates import find_duplicates
 from darkroom.imaging import CONTENT_TYPES
 from darkroom.ports import ImageQuery
-from darkroom.views import image_record
+from darkroom.views import image_record, original_location
 
 router = APIRouter(tags=["images"], responses=COMMON)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such image for this owner"}}
@@ -234,11 +234,8 @@ def original(
 ) -> Response:
     svc = services(request)
     image = owned(svc, image_id, principal)
-    key = image.location
-    if image.status is ImageStatus.DUPLICATE and image.duplicate_of:
-        holder = svc.runtime.catalog.get_image(image.duplicate_of, principal.owner)
-        key = holder.location if holder is not None else ""
-    if not key or not svc.runtime.blobs.exists(key):
+    key = original_location(image, svc.runtime.blobs, svc.runtime.catalog)
+    if not key:
         raise HTTPException(404, "the original is not stored")
     media = CONTENT_TYPES.get(image.format or "", image.content_type or "application/octet-stream")
     return _blob_response(
@@ -270,7 +267,7 @@ def delete_image(
     image = owned(svc, image_id, principal)
     rt = svc.runtime
     lifecycle.delete_image(
-        rt.catalog, rt.blobs, rt.outbox, image, (rt.vectors, rt.text), rt.detections
+        rt.catalog, rt.blobs, rt.outbox, image, (rt.vectors, rt.text), rt.detections, rt.queue
     )
     return Response(status_code=204)
 

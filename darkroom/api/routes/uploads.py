@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import tempfile
-import time
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
 from darkroom.api.errors import COMMON, VALIDATION_SCHEMA, from_validation, invalid
-from darkroom.api.presign import Grant, PresignError
-from darkroom.api.schemas import Accepted, Links, PresignRequest, PresignResponse, UploadJson
+from darkroom.api.schemas import METADATA, Accepted, Links, UploadJson
 from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
-from darkroom.domain.ids import new_id
 from darkroom.engine.intake import Accepted as Intake
-from darkroom.engine.intake import presigned_key
-from darkroom.ports import DirectUploads
-from darkroom.settings import Settings
 
 router = APIRouter(tags=["uploads"], responses=COMMON)
 
@@ -61,6 +52,7 @@ UPLOAD_BODY: dict[str, Any] = {
     }
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the same Idempotency-Key is still being received: retry"},
     415: {"description": "not an accepted media type"},
     422: {
         "description": "invalid request",
@@ -125,16 +117,64 @@ def _accept(
         raise invalid(("body", "recipe"), str(exc)) from None
 
 
+MAX_METADATA_TEXT = 64 * 1024
+
+
 def _metadata(text: str | None) -> dict[str, Any]:
+    """A multipart upload's metadata field, held to the same schema as a JSON upload's."""
     if not text:
         return {}
+    if len(text) > MAX_METADATA_TEXT:
+        raise invalid(("body", "metadata"), f"over {MAX_METADATA_TEXT:,} characters")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise invalid(("body", "metadata"), f"not JSON: {exc}") from None
+    except RecursionError:
+        raise invalid(("body", "metadata"), "nested too deeply") from None
     if not isinstance(value, dict):
         raise invalid(("body", "metadata"), "must be a JSON object")
-    return value
+    try:
+        return METADATA.validate_python(value)
+    except ValidationError as exc:
+        raise from_validation(exc, prefix="metadata") from None
+
+
+async def _read_capped(request: Request, cap: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `cap` (never held whole beyond it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise HTTPException(413, _json_too_large(cap))
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise HTTPException(413, _json_too_large(cap))
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _json_too_large(cap: int) -> str:
+    return (
+        f"JSON uploads are limited to {cap:,} bytes (base64 included); send larger files as "
+        "multipart/form-data or through POST /upload/presign"
+    )
+
+
+def _decode_json_upload(raw: bytes, max_bytes: int) -> tuple[UploadJson, bytes]:
+    """Parse and base64-decode off the event loop (a large body would stall every request)."""
+    try:
+        body = UploadJson.model_validate_json(raw)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    try:
+        data = base64.b64decode(body.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(("body", "data"), "not valid base64") from None
+    if len(data) > max_bytes:
+        raise HTTPException(413, f"file is over the limit of {max_bytes:,} bytes")
+    return body, data
 
 
 @router.post(
@@ -170,19 +210,11 @@ async def upload(request: Request, principal: Principal = Depends(authenticate))
         )
         return accepted_answer(request, result)
     if media == "application/json":
-        try:
-            body = UploadJson.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise from_validation(exc) from None
+        limits = svc.settings.limits
+        raw = await _read_capped(request, limits.max_json_upload_bytes)
+        body, data = await run_in_threadpool(_decode_json_upload, raw, limits.max_bytes)
+        del raw
         content_type = check_media_type(body.content_type)
-        try:
-            data = base64.b64decode(body.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise invalid(("body", "data"), "not valid base64") from None
-        if len(data) > svc.settings.limits.max_bytes:
-            raise HTTPException(
-                413, f"file is over the limit of {svc.settings.limits.max_bytes:,} bytes"
-            )
         with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
             spool.write(data)
             spool.seek(0)
@@ -199,165 +231,3 @@ async def upload(request: Request, principal: Principal = Depends(authenticate))
             )
         return accepted_answer(request, result)
     raise HTTPException(415, "send multipart/form-data (a 'file' part) or application/json")
-
-
-@router.post(
-    "/upload/presign",
-    response_model=PresignResponse,
-    responses=ERRORS,
-    summary="A signed URL to PUT one picture to",
-)
-def presign(
-    request: Request, body: PresignRequest, principal: Principal = Depends(authenticate)
-) -> PresignResponse:
-    svc = services(request)
-    content_type = check_media_type(body.content_type)
-    if body.size > svc.settings.limits.max_bytes:
-        raise HTTPException(
-            413, f"size is over the limit of {svc.settings.limits.max_bytes:,} bytes"
-        )
-    recipe = body.recipe or svc.settings.recipe
-    try:
-        svc.runtime.recipes.get(recipe)
-    except RecipeError as exc:
-        raise invalid(("body", "recipe"), str(exc)) from None
-    expires = time.time() + svc.settings.presign_ttl_seconds
-    if isinstance(svc.runtime.blobs, DirectUploads):
-        return _presigned_post(
-            svc.runtime.blobs, svc.settings, principal, body, content_type, recipe, expires
-        )
-    grant = Grant(
-        image_id=new_id(),
-        owner=principal.owner,
-        filename=body.filename,
-        content_type=content_type,
-        max_size=body.size,
-        sha256=body.sha256,
-        recipe=recipe,
-        expires_at=expires,
-    )
-    base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
-    return PresignResponse(
-        url=f"{base}/upload/presigned/{svc.signer.sign(grant)}",
-        method="PUT",
-        headers={"Content-Type": content_type},
-        expires_at=datetime.fromtimestamp(expires, UTC).isoformat(),
-        image_id=grant.image_id,
-    )
-
-
-def _presigned_post(
-    store: DirectUploads,
-    settings: Settings,
-    principal: Principal,
-    body: PresignRequest,
-    content_type: str,
-    recipe: str,
-    expires: float,
-) -> PresignResponse:
-    """Storage on S3: the client posts straight to the bucket, and the bucket's notification
-    brings the object in (lambdas/arrivals.py reads the image id and recipe back from it)."""
-    if body.sha256 is not None:
-        # A POST policy cannot bind the bytes' checksum: refusing beats silently not checking.
-        raise invalid(
-            ("body", "sha256"), "uploads straight to S3 cannot be held to a checksum: omit sha256"
-        )
-    image_id = new_id()
-    form = store.presigned_post(
-        presigned_key(principal.owner, image_id, body.filename),
-        content_type,
-        body.size,
-        settings.presign_ttl_seconds,
-        metadata={"recipe": recipe},
-    )
-    return PresignResponse(
-        url=form["url"],
-        method="POST",
-        headers={},
-        fields=form["fields"],
-        expires_at=datetime.fromtimestamp(expires, UTC).isoformat(),
-        image_id=image_id,
-    )
-
-
-@router.put(
-    "/upload/presigned/{token}",
-    status_code=202,
-    response_model=Accepted,
-    responses={
-        403: {"description": "expired, altered, reused, or not what was signed"},
-        413: {"description": "too large"},
-    },
-    summary="Send the bytes to a presigned URL (no API key: the URL is the credential)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
-)
-async def presigned_put(request: Request, token: str) -> Accepted:
-    svc = services(request)
-    try:
-        grant = svc.signer.verify(token)
-    except PresignError as exc:
-        raise HTTPException(exc.status, exc.detail) from None
-    # One PUT per grant: a second one, concurrent or later, is refused and cannot overwrite.
-    if grant.image_id in svc.presigned_in_flight or (
-        await run_in_threadpool(svc.runtime.catalog.get_image, grant.image_id) is not None
-    ):
-        raise HTTPException(403, "this upload URL has already been used")
-    svc.presigned_in_flight.add(grant.image_id)
-    try:
-        return await _receive(request, svc, grant)
-    finally:
-        svc.presigned_in_flight.discard(grant.image_id)
-
-
-async def _receive(request: Request, svc: Services, grant: Grant) -> Accepted:
-    sent_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if sent_type != grant.content_type:
-        raise HTTPException(
-            403, f"Content-Type {sent_type or 'missing'!r} is not the signed {grant.content_type!r}"
-        )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > grant.max_size:
-        raise HTTPException(
-            413, f"body of {int(declared):,} bytes is over the signed size of {grant.max_size:,}"
-        )
-    digest = hashlib.sha256()
-    size = 0
-    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > grant.max_size:
-                raise HTTPException(
-                    413, f"body is over the signed size of {grant.max_size:,} bytes"
-                )
-            digest.update(chunk)
-            spool.write(chunk)
-        if size == 0:
-            raise invalid(("body",), "empty body")
-        if grant.sha256 is not None and digest.hexdigest() != grant.sha256:
-            raise HTTPException(
-                403, "SHA-256 of the body does not match the signed one; nothing was stored"
-            )
-        spool.seek(0)
-        try:
-            result = await run_in_threadpool(
-                _accept,
-                svc,
-                spool,
-                filename=grant.filename,
-                owner=grant.owner,
-                recipe=grant.recipe,
-                content_type=grant.content_type,
-                metadata={},
-                idempotency_key=None,
-                image_id=grant.image_id,
-            )
-        except IntegrityError:
-            raise HTTPException(403, "this upload URL has already been used") from None
-    return accepted_answer(request, result)
