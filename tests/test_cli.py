@@ -324,3 +324,22 @@ def test_pool_workers_run_at_the_priority_asked(settings: Settings) -> None:
             time.sleep(0.05)
     finally:
         pool.close()
+
+
+def test_ingest_rejects_what_is_not_a_regular_file(settings: Settings, tmp_path: Path) -> None:
+    # Why: a FIFO named *.jpg hung ingest forever and a broken symlink crashed it with no line
+    # for the valid files beside them (issue #13 item 17).
+    folder = tmp_path / "photos"
+    make_folder(folder, 2)
+    os.mkfifo(folder / "pipe.jpg")
+    (folder / "gone.jpg").symlink_to(folder / "nowhere.jpg")
+    result = darkroom("ingest", str(folder), "--recipe", "colour-pets", "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    by_file = {Path(r["file"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    assert by_file["pipe.jpg"]["status"] == "rejected"
+    assert "not a regular file (a FIFO)" in by_file["pipe.jpg"]["error"]
+    assert by_file["gone.jpg"]["status"] == "rejected"
+    assert "cannot read" in by_file["gone.jpg"]["error"]
+    assert sum(r["status"] == "completed" for r in by_file.values()) == 2
+    again = darkroom("ingest", str(folder), "--recipe", "colour-pets", "--json", timeout=120)
+    assert len(again.stdout.splitlines()) == 4  # the same four lines, nothing doubled

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +58,22 @@ def presigned_key(owner: str, image_id: str, filename: str) -> str:
     return f"input/{owner}/{image_id}/{display_name(filename)}"
 
 
-def sha256_file(path: Path) -> str:
+def sha256_stream(handle: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def _kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISDIR: "a directory",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "not a file")
 
 
 class Intake:
@@ -86,14 +97,26 @@ class Intake:
 
     def accept_path(self, path: Path, owner: str, recipe: str) -> Accepted:
         """A file from disk. The same path with the same content is the same image on every run,
-        so a killed ingest that is run again stores and queues nothing twice."""
+        so a killed ingest that is run again stores and queues nothing twice. Only a regular
+        file is read: a FIFO, a device, a broken link or an unreadable file is its own
+        `rejected` record with the reason (opening a FIFO would wait for a writer forever)."""
         path = path.resolve()
-        sha256 = sha256_file(path)
-        key = f"file:{path}:{sha256}"
-        existing = self.catalog.find_image(owner, key)
-        if existing is not None:
-            return Accepted(existing, new=False)
-        with path.open("rb") as handle:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            return self._refuse_path(path, owner, recipe, f"cannot read: {exc.strerror}")
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return self._refuse_path(
+                    path, owner, recipe, f"not a regular file ({_kind(info.st_mode)})"
+                )
+            sha256 = sha256_stream(handle)
+            key = f"file:{path}:{sha256}"
+            existing = self.catalog.find_image(owner, key)
+            if existing is not None:
+                return Accepted(existing, new=False)
+            handle.seek(0)
             return self.accept_stream(
                 handle,
                 filename=path.name,
@@ -101,9 +124,26 @@ class Intake:
                 recipe=recipe,
                 source=str(path),
                 idempotency_key=key,
-                size=path.stat().st_size,
+                size=info.st_size,
                 sha256=sha256,
             )
+
+    def _refuse_path(self, path: Path, owner: str, recipe: str, reason: str) -> Accepted:
+        key = f"file:{path}:unreadable"
+        existing = self.catalog.find_image(owner, key)
+        if existing is not None:
+            return Accepted(existing, new=False)
+        image_id = stable_id(owner, key)
+        image = Image(
+            id=image_id,
+            owner=owner,
+            recipe=recipe,
+            filename=display_name(path.name),
+            location="",
+            source=str(path),
+            idempotency_key=key,
+        )
+        return self._refuse(image, reason)
 
     def accept_stream(
         self,
