@@ -138,7 +138,7 @@ def test_one_idempotency_key_sent_twice_at_once_is_one_image(server: Server) -> 
         first, second = jpeg(300 + trial), jpeg(400 + trial)
         key = {"Idempotency-Key": f"race-{trial}"}
 
-        def send(data: bytes) -> Callable[[], httpx.Response]:
+        def send(data: bytes, key: dict[str, str] = key) -> Callable[[], httpx.Response]:
             return lambda: alice.post(
                 "/upload", files={"file": ("a.jpg", data, "image/jpeg")}, headers=key
             )

@@ -66,9 +66,7 @@ def test_a_job_that_hits_a_full_disk_waits_and_then_completes(
     recipes.mkdir()
     (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
     monkeypatch.setattr(runner, "STORAGE_FULL_RETRY_SECONDS", 0.2)
-    settings = Settings(
-        home=tmp_path / "home", storage=f"file://{small_disk}", recipes_dir=recipes
-    )
+    settings = Settings(home=tmp_path / "home", storage=f"file://{small_disk}", recipes_dir=recipes)
     rt = build(settings)
     try:
         image = rt.intake.accept_stream(
