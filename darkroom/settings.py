@@ -30,6 +30,29 @@ class Limits(BaseSettings):
     )
 
 
+class Serving(BaseSettings):
+    """What one client may hold of the HTTP server (darkroom/api/serving.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_", extra="ignore")
+
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="a request's headers must arrive within this"
+    )
+    body_idle_timeout_seconds: float = Field(
+        default=30, gt=0, description="a body being read may stall this long at most"
+    )
+    keep_alive_seconds: int = Field(default=5, ge=1, description="idle keep-alive connections")
+    connections_per_client: int = Field(
+        default=64,
+        ge=0,
+        description="open connections per client address (0: no cap; raise "
+        "it behind a reverse proxy)",
+    )
+    max_connections: int = Field(
+        default=2048, ge=0, description="open connections in all before 503 (0: no cap)"
+    )
+
+
 class Plan(BaseModel):
     """A usage plan, like API Gateway's: a steady rate with a burst, and a quota per period."""
 
@@ -170,6 +193,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     limits: Limits = Field(default_factory=Limits)
+    serving: Serving = Field(default_factory=Serving)
     vectors: VectorSearch = Field(default_factory=VectorSearch)
     embedder_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the search embedder (JSON), as in recipes"

@@ -135,6 +135,7 @@ def serve(
 
     from darkroom import metrics
     from darkroom.api.app import create_app
+    from darkroom.api.serving import uvicorn_options
 
     rt = runtime()
     settings = rt.settings
@@ -151,8 +152,7 @@ def serve(
             create_app(rt),
             host=host or settings.host,
             port=settings.port if port is None else port,
-            log_config=None,
-            timeout_graceful_shutdown=10,
+            **uvicorn_options(settings),
         )
     finally:
         if pool is not None:
