@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from darkroom.domain.errors import Rejected
@@ -20,9 +21,14 @@ from darkroom.settings import Limits
 
 # Pillow's own bomb check is replaced by our limits, checked from the header before decoding.
 Image.MAX_IMAGE_PIXELS = None
+# HEIC/HEIF (every iPhone's default) through libheif; AVIF is Pillow's own.
+pillow_heif.register_heif_opener()
 
-ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "TIFF", "BMP"}
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF", "AVIF"}
+ACCEPTED_NAMES = "JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC/HEIF, AVIF"
 EXTENSIONS = {
+    "HEIF": ".heic",
+    "AVIF": ".avif",
     "JPEG": ".jpg",
     "MPO": ".jpg",
     "PNG": ".png",
@@ -32,6 +38,8 @@ EXTENSIONS = {
     "BMP": ".bmp",
 }
 CONTENT_TYPES = {
+    "HEIF": "image/heic",
+    "AVIF": "image/avif",
     "JPEG": "image/jpeg",
     "MPO": "image/jpeg",
     "PNG": "image/png",
@@ -119,9 +127,7 @@ def probe(source: Source, limits: Limits) -> tuple[Image.Image, Probe]:
     fmt = (img.format or "").upper()
     if fmt not in ACCEPTED_FORMATS:
         img.close()
-        raise Rejected(
-            f"unsupported format {fmt or 'unknown'}: accepted are JPEG, PNG, WebP, GIF, TIFF, BMP"
-        )
+        raise Rejected(f"unsupported format {fmt or 'unknown'}: accepted are {ACCEPTED_NAMES}")
     width, height = img.size
     if width < 1 or height < 1:
         img.close()

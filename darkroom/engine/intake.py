@@ -26,7 +26,7 @@ from darkroom.settings import Limits
 RECEIVED = "ImageReceived"
 CLAIM_HOURS = 24  # an idempotency claim outlives any upload; a crashed one is retaken sooner
 WAIT_FOR_FIRST_SECONDS = 5.0
-_KNOWN_EXTENSIONS = {ext for ext in EXTENSIONS.values()} | {".jpeg", ".tiff"}
+_KNOWN_EXTENSIONS = {ext for ext in EXTENSIONS.values()} | {".jpeg", ".tiff", ".heif"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 

@@ -19,6 +19,7 @@ from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
 from darkroom.engine.intake import Accepted as Intake
+from darkroom.imaging import ACCEPTED_NAMES
 
 router = APIRouter(tags=["uploads"], responses=COMMON)
 
@@ -29,6 +30,9 @@ ACCEPTED_TYPES = {
     "image/gif",
     "image/tiff",
     "image/bmp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
     "application/octet-stream",
 }
 
@@ -75,7 +79,7 @@ def check_media_type(content_type: str | None) -> str:
     if media not in ACCEPTED_TYPES:
         raise HTTPException(
             415,
-            f"unsupported media type {media!r}: send an image (JPEG, PNG, WebP, GIF, TIFF, BMP)",
+            f"unsupported media type {media!r}: send an image ({ACCEPTED_NAMES})",
         )
     return media
 
