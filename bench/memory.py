@@ -1,5 +1,6 @@
 """6. Memory: peak RSS of a worker process running the pets recipe over 24 MP JPEGs, against the
-typical handler's on the same file."""
+typical handler's on the same file; and the API process and a worker decode on the hostile files
+of issue #13 (PNGs of zeros declaring 120 MP), against the 512 MB budget."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def run(quick: bool) -> list[Row]:
         theirs, _ = _measure(_typical_peak, str(Path(tmp) / "photos"))
     assert statuses.get("completed") == count, statuses
     return [
+        *hostile_rows(quick),
         Row(
             "memory",
             f"worker peak RSS, {count} x {megapixels:g} MP",
@@ -70,5 +72,90 @@ def run(quick: bool) -> list[Row]:
             higher_is_better=False,
             target="< 300 MB",
             met=ours < 300,
-        )
+        ),
     ]
+
+
+def _decode_peak(path: str, box: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    from darkroom import imaging
+    from darkroom.domain.errors import Rejected
+    from darkroom.settings import Limits
+
+    try:
+        imaging.decode(path, Limits(), box)
+        outcome = "decoded"
+    except Rejected as exc:
+        outcome = f"rejected: {str(exc).split(':')[0]}"
+    queue.put((peak_rss_mb(), {outcome: 1}))
+
+
+def _typical_decode_peak(path: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None  # what a handler that "fixes" the bomb warning does
+    from bench.thumbnail import typical
+
+    typical(Path(path).read_bytes())
+    queue.put((peak_rss_mb(), {}))
+
+
+def _server_peak(files: dict[str, bytes]) -> dict[str, float]:
+    """A real `darkroom serve` (no workers): its peak RSS after each hostile search."""
+    import httpx
+
+    from tests.server import make_server
+
+    peaks: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = make_server(Path(tmp), default_plan="unlimited", max_body_bytes="2000000")
+        key = server.create_key("bench", "bench")
+        server.start(workers=0)
+        assert server.process is not None
+        try:
+            status = Path(f"/proc/{server.process.pid}/status")
+            for name, data in files.items():
+                httpx.post(
+                    f"{server.url}/search/similar",
+                    files={"file": ("q.png", data, "image/png")},
+                    headers={"X-API-Key": key},
+                    timeout=300,
+                )
+                line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM"))
+                peaks[name] = int(line.split()[1]) / 1024
+        finally:
+            server.stop()
+    return peaks
+
+
+def hostile_rows(quick: bool) -> list[Row]:
+    """Issue #13 item 7: the files that took 2.4 GB, and the largest the budget admits."""
+    from tests.hostile import WORST, zeros_png
+
+    files = {name: make() for name, (make, _) in WORST.items()}
+    files["largest RGB admitted, 11000x8000"] = zeros_png(11000, 8000)
+    if not quick:
+        files["largest 16-bit admitted, 6600x6600"] = zeros_png(6600, 6600, 1, 16)
+    peaks = _server_peak(files)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in files.items():
+            path = Path(tmp) / "hostile.png"
+            path.write_bytes(data)
+            worker, outcome = _measure(_decode_peak, str(path), 1024)
+            theirs, _ = _measure(_typical_decode_peak, str(path))
+            for where, ours in (("API process", peaks[name]), ("worker decode", worker)):
+                rows.append(
+                    Row(
+                        "memory",
+                        f"{where} peak RSS, {name} ({len(data) // 1024} KB)",
+                        "MB",
+                        ours,
+                        baseline=theirs,
+                        baseline_name="Pillow open+convert+thumbnail",
+                        higher_is_better=False,
+                        target="< 512 MB",
+                        met=ours < 512,
+                        notes=", ".join(outcome),
+                    )
+                )
+    return rows

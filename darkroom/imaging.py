@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 import pillow_heif
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from darkroom.domain.errors import Rejected
 from darkroom.settings import Limits
@@ -101,20 +101,29 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-# Bytes per pixel of a decoded picture in each of Pillow's modes (the working copy darkroom
-# makes in 8-bit sRGB comes on top: 3 more per pixel).
+# Bytes per pixel of a decoded picture in each of Pillow's modes.
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2,
                "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4,
                "I": 4, "F": 4}  # fmt: skip
+# Full-size copies a decode of each mode holds at its peak, measured with VmHWM (alpha is
+# premultiplied before shrinking; 16-bit PNGs are unpacked through a second buffer and then
+# go through numpy); the others shrink in place.
+_PEAK_COPIES = {"LA": 2, "PA": 2, "P": 2, "RGBA": 2, "I": 2, "F": 2, "1": 2,
+                "I;16": 3, "I;16B": 3, "I;16L": 3}  # fmt: skip
 
 
 def decode_cost(mode: str, width: int, height: int) -> int:
-    """Bytes one decode of a (width x height) picture in `mode` takes, with its sRGB copy."""
-    return width * height * (_MODE_BYTES.get(mode, 8) + 3)
+    """Bytes decoding a (width x height) picture in `mode` takes at its peak. What comes after
+    (shrinking to the working size first, then converting) is small beside it."""
+    return width * height * _MODE_BYTES.get(mode, 8) * _PEAK_COPIES.get(mode, 1)
 
 
 def _orientation(img: Image.Image) -> int:
     try:
+        if img.format == "PNG" and "exif" not in img.info:
+            # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the
+            # image data: 343 MB for a 350 KB file, before any budget is checked.
+            return 1
         value = img.getexif().get(0x0112, 1)
     except Exception:  # a broken EXIF block must not reject a picture that decodes
         return 1
@@ -190,7 +199,10 @@ def decode(source: Source, limits: Limits, box: int) -> Decoded:
         # Pillow loads some files lazily past load(); a zero-byte tail shows up here.
         if img.size[0] < 1 or img.size[1] < 1:
             raise Rejected("empty image")
-        upright = ImageOps.exif_transpose(img) if info.orientation != 1 else img
+        # Shrink before any conversion, so no full-size copy is ever made (a 16-bit picture
+        # scaled to 8 bits at full size took 2.3 GB).
+        img = _reduce(img, box, conversions)
+        upright = _transpose(img, info.orientation)
         if info.orientation != 1:
             conversions.append(f"EXIF orientation {info.orientation} applied")
         rgb = to_srgb(upright, conversions)
@@ -202,6 +214,43 @@ def decode(source: Source, limits: Limits, box: int) -> Decoded:
     except Exception as exc:  # whatever a decoder raises on untrusted bytes: bad input, final
         raise Rejected(f"corrupt or undecodable image: {_reason(exc)}") from None
     return Decoded(rgb, info, conversions)
+
+
+_REDUCIBLE = {"L", "LA", "RGB", "RGBA", "RGBX", "I", "F", "CMYK"}
+_SUBSAMPLED = {"I;16", "I;16B", "I;16L"}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _reduce(img: Image.Image, box: int, conversions: list[str]) -> Image.Image:
+    """Box-average by an integer factor that keeps the longest side at least `box` (the final
+    resize does the rest). The decoded full-size picture is freed before anything else runs."""
+    factor = max(img.size) // box
+    if factor < 2:
+        return img
+    if img.mode in _SUBSAMPLED:  # Pillow cannot reduce these: every factor-th pixel instead
+        smaller = Image.fromarray(np.ascontiguousarray(np.asarray(img)[::factor, ::factor]))
+    elif img.mode in _REDUCIBLE:
+        smaller = img.reduce(factor)
+    else:
+        return img
+    smaller.info = dict(img.info)  # the ICC profile and transparency travel with it
+    conversions.append(f"reduced {factor}x while decoding")
+    img.close()
+    return smaller
+
+
+def _transpose(img: Image.Image, orientation: int) -> Image.Image:
+    """Turn upright by the EXIF orientation read from the header (a reduced copy has no EXIF)."""
+    method = _TRANSPOSE.get(orientation)
+    return img.transpose(method) if method is not None else img
 
 
 def to_srgb(img: Image.Image, conversions: list[str]) -> Image.Image:
@@ -235,7 +284,7 @@ def to_srgb(img: Image.Image, conversions: list[str]) -> Image.Image:
 
 
 def _scale_to_8bit(img: Image.Image) -> Image.Image:
-    array = np.asarray(img, dtype=np.float64)
+    array = np.asarray(img, dtype=np.float32)
     top = float(array.max()) if array.size else 0.0
     if top > 255:
         array = array * (255.0 / (65535.0 if top <= 65535 else top))

@@ -18,7 +18,7 @@ class Limits(BaseSettings):
     max_pixels: int = Field(default=120_000_000, ge=1, description="width x height at most")
     max_side: int = Field(default=30_000, ge=1, description="longest side at most, in pixels")
     max_decode_bytes: int = Field(
-        default=384 * 1024 * 1024,
+        default=256 * 1024 * 1024,
         ge=1,
         description="memory one decode may take (from the header, after shrink-on-load)",
     )

@@ -225,3 +225,22 @@ def test_multipart_metadata_is_held_to_the_json_schema(
     )
     assert answer.status_code == 422, answer.text
     assert message in answer.text
+
+
+def test_405_names_every_method_and_the_schema_names_the_choices(server: Server) -> None:
+    # Why: schemathesis found `Allow` listing one method, and content types, recipe names and
+    # the cursor format left out of the schema (issue #13 item 23).
+    alice = server.client("alice")
+    answer = alice.put("/images/abc")
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "DELETE, GET"
+    schema = alice.get("/openapi.json").json()
+    body = schema["paths"]["/upload"]["post"]["requestBody"]["content"]["application/json"]
+    upload = body["schema"]["properties"]
+    assert "image/heic" in upload["content_type"]["enum"]
+    assert upload["recipe"]["anyOf"][0]["pattern"]
+    listing = next(
+        p for p in schema["paths"]["/images"]["get"]["parameters"] if p["name"] == "cursor"
+    )
+    assert listing["schema"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9_-]+$"
+    assert "507" in schema["paths"]["/upload"]["post"]["responses"]

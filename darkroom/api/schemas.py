@@ -13,6 +13,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ACCEPTED_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/tiff",
+    "image/bmp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+    "application/octet-stream",
+)
+# Published so clients (and schemathesis) know the choices; the route checks them itself, with
+# a 415 that names them.
+CONTENT_TYPE = Field(
+    min_length=3,
+    max_length=100,
+    examples=["image/jpeg"],
+    json_schema_extra={"enum": list(ACCEPTED_TYPES)},
+)
+RECIPE_NAME = Field(
+    default=None,
+    max_length=64,
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    description="a recipe by name (built in: pets, collections, catalog, media, portraits; "
+    "`darkroom recipes list` shows those installed); default: the server's",
+)
+
 # What a client may attach to an upload, by JSON or multipart alike: flat, at most 50 keys.
 Metadata = Annotated[dict[str, str | int | float | bool | None], Field(max_length=50)]
 METADATA: TypeAdapter[dict[str, str | int | float | bool | None]] = TypeAdapter(Metadata)
@@ -22,9 +50,9 @@ class UploadJson(Strict):
     """An upload as JSON: the bytes in base64."""
 
     filename: str = Field(min_length=1, max_length=255, examples=["rex.jpg"])
-    content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
+    content_type: str = CONTENT_TYPE
     data: str = Field(min_length=1, description="the file's bytes, base64")
-    recipe: str | None = Field(default=None, max_length=64)
+    recipe: str | None = RECIPE_NAME
     metadata: Metadata = Field(default_factory=dict)
 
 
@@ -42,10 +70,10 @@ class Accepted(BaseModel):
 
 class PresignRequest(Strict):
     filename: str = Field(min_length=1, max_length=255)
-    content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
+    content_type: str = CONTENT_TYPE
     size: int = Field(ge=1, description="bytes the client will send, at most")
     sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
-    recipe: str | None = Field(default=None, max_length=64)
+    recipe: str | None = RECIPE_NAME
 
 
 class PresignResponse(BaseModel):
@@ -163,7 +191,7 @@ class DuplicatesOut(BaseModel):
 
 
 class ReprocessRequest(Strict):
-    recipe: str | None = Field(default=None, max_length=64)
+    recipe: str | None = RECIPE_NAME
 
 
 class WebhookCreate(Strict):

@@ -80,7 +80,12 @@ def list_images(
     recipe: str | None = Query(default=None, max_length=64),
     created_after: datetime | None = None,
     created_before: datetime | None = None,
-    cursor: str | None = Query(default=None, max_length=128),
+    cursor: str | None = Query(
+        default=None,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page, as given (opaque)",
+    ),
     limit: int = Query(default=50, ge=1, le=1000),
 ) -> dict[str, Any]:
     svc = services(request)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from darkroom.api.errors import COMMON, VALIDATION_SCHEMA, from_validation, invalid
-from darkroom.api.schemas import METADATA, Accepted, Links, UploadJson
+from darkroom.api.schemas import ACCEPTED_TYPES, METADATA, Accepted, Links, UploadJson
 from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
@@ -23,18 +23,6 @@ from darkroom.imaging import ACCEPTED_NAMES
 
 router = APIRouter(tags=["uploads"], responses=COMMON)
 
-ACCEPTED_TYPES = {
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/gif",
-    "image/tiff",
-    "image/bmp",
-    "image/heic",
-    "image/heif",
-    "image/avif",
-    "application/octet-stream",
-}
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -46,7 +34,11 @@ UPLOAD_BODY: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "recipe": {"type": "string", "maxLength": 64},
+                        "recipe": {
+                            "type": "string",
+                            "maxLength": 64,
+                            "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                        },
                         "metadata": {"type": "string", "description": "a JSON object"},
                     },
                 }
