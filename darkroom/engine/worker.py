@@ -16,6 +16,7 @@ from darkroom.adapters.sql.queue import worker_name
 from darkroom.settings import Settings
 
 if TYPE_CHECKING:
+    from darkroom.adapters.local.webhook_dispatch import Dispatcher
     from darkroom.wiring import Runtime
 
 log = logging.getLogger("darkroom.worker")
@@ -41,6 +42,7 @@ def work(settings: Settings, stop: Stop, *, idle_seconds: float = 0.25) -> int:
     _release_orphans(runtime)
     keeper = threading.Thread(target=_housekeeping, args=(runtime, stop), daemon=True)
     keeper.start()
+    deliveries = _webhook_dispatcher(runtime)  # its own threads: a slow receiver stalls no sweep
     counts = [0] * settings.worker_threads
 
     def loop(slot: int) -> None:
@@ -73,6 +75,7 @@ def work(settings: Settings, stop: Stop, *, idle_seconds: float = 0.25) -> int:
         for thread in threads:
             thread.join()
         keeper.join(timeout=5)
+        deliveries.stop()
         runtime.close()
     return sum(counts)
 
@@ -107,12 +110,19 @@ def _release_orphans(runtime: Runtime) -> None:
             log.info("released jobs of dead workers", extra={"jobs": count})
 
 
+def _webhook_dispatcher(runtime: Runtime) -> Dispatcher:
+    from darkroom.adapters.local.webhook_dispatch import Bounds, Dispatcher
+
+    webhook = runtime.settings.webhook
+    bounds = Bounds(webhook.senders, webhook.per_owner, webhook.per_subscription)
+    return Dispatcher(runtime.webhooks, bounds).start()
+
+
 def _housekeeping(runtime: Runtime, stop: Stop) -> None:
     last_release = time.monotonic()
     while not stop.wait(HOUSEKEEPING_SECONDS):
         try:
             runtime.outbox.sweep()
-            runtime.webhooks.deliver_due()
             if time.monotonic() - last_release > 10:
                 _release_orphans(runtime)
                 last_release = time.monotonic()
