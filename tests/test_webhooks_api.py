@@ -157,3 +157,41 @@ def test_deliveries_are_signed_for_the_standard_library_replayed_and_stopped(
             assert json.loads(receiver.requests[-1][1])["detail"]["image_id"] == image_id
     finally:
         receiver.close()
+
+
+@pytest.mark.slow
+def test_one_owners_hanging_receivers_do_not_delay_another_owner(allowing: Server) -> None:
+    """Issue #13 item 12 as it was measured: five hooks of one owner that sleep 12 s (past the
+    10 s timeout) delayed another owner's delivery from 0.8 s to 97 s."""
+    hanging, prompt = Receiver(delay=12.0, host="127.0.0.2"), Receiver(host="127.0.0.2")
+    allowing.create_key("carol", "carol")
+    allowing.create_key("dave", "dave")
+    try:
+        with allowing.client("carol") as carol, allowing.client("dave") as dave:
+            hooks = [
+                carol.post("/webhooks", json={"url": f"{hanging.url}?n={n}"}).json()["id"]
+                for n in range(5)
+            ]
+            data = images.jpeg_bytes(images.photo(200, 150, seed=20, tint=(250, 10, 10)))
+            carol.post("/upload", files={"file": ("c.jpg", data, "image/jpeg")})
+            assert hanging.wait_for(4, timeout=60)  # carol's receivers hold their senders
+            made = dave.post(
+                "/webhooks", json={"url": prompt.url, "detail_types": ["ImageProcessed"]}
+            )
+            assert made.status_code == 201
+            other = images.jpeg_bytes(images.photo(200, 150, seed=21, tint=(10, 10, 250)))
+            image_id = dave.post("/upload", files={"file": ("d.jpg", other, "image/jpeg")}).json()[
+                "image_id"
+            ]
+            wait_final(dave, image_id)
+            finished = time.monotonic()
+            assert prompt.wait_for(1, timeout=30)
+            waited = prompt.arrivals[0] - finished
+            for hook in hooks:
+                carol.delete(f"/webhooks/{hook}")
+        print(f"another owner's delivery {waited:.2f} s after its image finished")
+        assert waited < 3.0, waited
+        assert hanging.most_open <= 4  # DARKROOM_WEBHOOK_PER_OWNER
+    finally:
+        hanging.close()
+        prompt.close()
