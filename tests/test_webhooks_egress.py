@@ -188,3 +188,59 @@ def test_proxies_from_the_environment_are_not_used(
     ):
         client.post("http://93.184.216.34:9/hook", content=b"{}", timeout=0.5)
     assert receiver.requests == []  # the proxy saw nothing
+
+
+def test_tls_is_verified_against_the_host_name_not_the_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The connection goes to a checked address, but the certificate (and SNI) must be the
+    URL's host's: a receiver with another name's certificate is refused."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    authority = trustme.CA()
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    def serve(name: str) -> tuple[ThreadingHTTPServer, int]:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        authority.issue_cert(name).configure_cert(context)
+        context.sni_callback = lambda sock, server_name, ctx: seen.append(server_name)
+        server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server, int(server.server_port)
+
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in {"hooks.test", "other.test"}:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    policy = EgressPolicy.of(["127.0.0.2/32"])
+    right, right_port = serve("hooks.test")
+    wrong, wrong_port = serve("other.test")
+    try:
+        with egress.guarded_client(policy, 5, 2, client_context) as client:
+            answer = client.post(f"https://hooks.test:{right_port}/hook", content=b"{}")
+            assert answer.status_code == 204 and seen == ["hooks.test"]
+            with pytest.raises(httpx.ConnectError, match=r"(?i)certificate|hostname"):
+                client.post(f"https://hooks.test:{wrong_port}/hook", content=b"{}")
+    finally:
+        right.shutdown()
+        wrong.shutdown()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,11 +213,16 @@ class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with the guarded network backend, no proxies from the environment (a
     proxy would connect for us, past the check) and no redirects (httpx's client default)."""
 
-    def __init__(self, policy: EgressPolicy, max_connections: int = 20) -> None:
+    def __init__(
+        self,
+        policy: EgressPolicy,
+        max_connections: int = 20,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(trust_env=False)
         # httpx builds its pool without a way to name the backend; rebuild it with ours.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
@@ -224,9 +230,16 @@ class GuardedTransport(httpx.HTTPTransport):
         )
 
 
-def guarded_client(policy: EgressPolicy, timeout: float, max_connections: int) -> httpx.Client:
+def guarded_client(
+    policy: EgressPolicy,
+    timeout: float,
+    max_connections: int,
+    ssl_context: ssl.SSLContext | None = None,
+) -> httpx.Client:
+    """TLS is verified against the URL's host name (its SNI too), whatever address was
+    connected to."""
     return httpx.Client(
-        transport=GuardedTransport(policy, max_connections),
+        transport=GuardedTransport(policy, max_connections, ssl_context),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,
