@@ -231,8 +231,11 @@ class Webhooks:
             conn.execute(
                 update(table)  # unless cancelled or replayed meanwhile
                 .where(
-                    and_(table.c.id == row.id, table.c.state == "pending"),
-                    table.c.attempts == attempts,
+                    and_(
+                        table.c.id == row.id,
+                        table.c.state == "pending",
+                        table.c.attempts == attempts,
+                    )
                 )
                 .values(**values)
             )
