@@ -131,8 +131,8 @@ def test_a_slow_receiver_does_not_stall_other_owners(
     runtime: Runtime, hooks: Webhooks, receivers: list[Receiver]
 ) -> None:
     """Item 12: alice's five hanging receivers hold at most `per_owner` senders; bob's
-    delivery goes out at once (one after another it waited for all of hers: 20 s here)."""
-    slow = receiver_in(receivers, delay=2.0)
+    delivery goes out at once (one after another it waited for all ten of hers: 10 s here)."""
+    slow = receiver_in(receivers, delay=1.0)
     fast = receiver_in(receivers)
     for n in range(5):
         hooks.subscribe("alice", f"{slow.url}?s={n}", "s" * 20, [])
@@ -145,12 +145,12 @@ def test_a_slow_receiver_does_not_stall_other_owners(
         publish(runtime, event("bob", 100))
         assert fast.wait_for(1, timeout=5)
         bob_waited = fast.arrivals[0] - started
-        assert slow.wait_for(10, timeout=30)
+        assert slow.wait_for(6, timeout=30)  # and hers go on, three at a time
     finally:
         dispatcher.stop()
-    assert bob_waited < 1.0, bob_waited
+    assert bob_waited < 0.5, bob_waited
     assert slow.most_open == 3  # per_owner, never more
-    assert len(slow.requests) == 10 and len(fast.requests) == 1
+    assert len(fast.requests) == 1
 
 
 def test_one_subscription_gets_at_most_its_bound_at_once(
