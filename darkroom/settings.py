@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Limits(BaseSettings):
@@ -133,6 +135,36 @@ class VectorSearch(BaseSettings):
     )
 
 
+class WebhookSettings(BaseSettings):
+    """Where webhooks may go and how many are sent at once (adapters/local/egress.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_WEBHOOK_", extra="ignore")
+
+    allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="networks webhooks may reach although not public (CIDRs, JSON or commas)",
+    )
+    allow_http: bool = Field(default=False, description="allow http:// webhook URLs")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    senders: int = Field(default=16, ge=1, le=256, description="attempts at once per process")
+    per_owner: int = Field(default=4, ge=1, le=256)
+    per_subscription: int = Field(default=2, ge=1, le=256)
+
+    @field_validator("allow_networks", mode="before")
+    @classmethod
+    def _json_or_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = (
+                json.loads(text)
+                if text.startswith("[")
+                else [item.strip() for item in text.split(",") if item.strip()]
+            )
+        for item in value if isinstance(value, list) else []:
+            ipaddress.ip_network(str(item), strict=False)  # a ValueError names the bad one
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DARKROOM_", extra="ignore")
 
@@ -195,6 +227,7 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     serving: Serving = Field(default_factory=Serving)
     vectors: VectorSearch = Field(default_factory=VectorSearch)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     embedder_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the search embedder (JSON), as in recipes"
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from darkroom.adapters.local.bus import LocalEventBus
+from darkroom.adapters.local.egress import EgressPolicy
 from darkroom.adapters.local.files import FileBlobStore
 from darkroom.adapters.local.notifier import LocalNotifier
 from darkroom.adapters.local.webhooks import Target, Webhooks
@@ -94,7 +95,7 @@ def queue_for(url: str, db: Database) -> Queue:
 def bus_for(url: str, webhooks: Webhooks) -> EventBus:
     if url == "local":
         bus = LocalEventBus()
-        bus.subscribe(webhooks.fan_out)
+        bus.subscribe_many(webhooks.fan_out_many)
         return bus
     name = _after(url, "eventbridge://")
     if name:
@@ -159,7 +160,9 @@ def build(settings: Settings | None = None) -> Runtime:
     catalog = SqlCatalog(db)
     queue = queue_for(settings.queue, db)
     blobs = blob_store(settings.storage_url, settings.s3_kms_key_id)
-    webhooks = Webhooks(db)
+    webhook = settings.webhook
+    egress = EgressPolicy.of(webhook.allow_networks, webhook.allow_http)
+    webhooks = Webhooks(db, timeout=webhook.timeout_seconds, egress=egress)
     notifier = notifier_for(settings, webhooks)
     bus = bus_for(settings.bus, webhooks)
     detections = detection_log_for(settings.detection_log, catalog)

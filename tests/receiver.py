@@ -1,33 +1,59 @@
-"""A local HTTP server that records webhook deliveries; it can be told to fail first."""
+"""A local HTTP server that records webhook deliveries; it can be told to fail first, to answer
+slowly, and it counts how many requests it holds at once."""
 
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
     """A local HTTP server that records webhook deliveries; it can be told to fail first."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, delay: float = 0.0, host: str = "127.0.0.1") -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each request
         self.fail_first = fail_first
+        self.delay = delay
+        self.open = 0
+        self.most_open = 0
+        self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                status = 500 if len(receiver.requests) <= receiver.fail_first else 204
-                self.send_response(status)
-                self.end_headers()
+                with receiver._lock:
+                    receiver.requests.append((dict(self.headers), body))
+                    receiver.arrivals.append(time.monotonic())
+                    count = len(receiver.requests)
+                    receiver.open += 1
+                    receiver.most_open = max(receiver.most_open, receiver.open)
+                try:
+                    if receiver.delay:
+                        time.sleep(receiver.delay)
+                    status = 500 if count <= receiver.fail_first else 204
+                    self.send_response(status)
+                    self.end_headers()
+                finally:
+                    with receiver._lock:
+                        receiver.open -= 1
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return len(self.requests) >= count
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()

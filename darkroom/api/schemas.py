@@ -195,13 +195,23 @@ class ReprocessRequest(Strict):
 
 
 class WebhookCreate(Strict):
-    url: AnyHttpUrl
-    secret: str = Field(min_length=16, max_length=256, description="HMAC-SHA256 key for signatures")
+    url: AnyHttpUrl = Field(
+        description="https, resolving to public addresses only (unless the operator allows a "
+        "network or http)"
+    )
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=256,
+        description="HMAC-SHA256 key for both signatures; a `whsec_` secret (base64 of 24-64 "
+        "bytes) is the Standard Webhooks one. None: darkroom makes a `whsec_` secret and "
+        "answers it once",
+    )
     detail_types: list[str] = Field(
         default_factory=list,
         max_length=50,
         examples=[DETAIL_TYPES_EXAMPLE],
-        description="event types to deliver; empty: every type",
+        description="event types to deliver (see the README's table); empty: every type",
     )
 
 
@@ -212,10 +222,16 @@ class WebhookOut(BaseModel):
     created_at: str
 
 
+class WebhookCreated(WebhookOut):
+    secret: str | None = Field(
+        default=None, description="the secret darkroom made, when none was sent: shown only here"
+    )
+
+
 class DeliveryOut(BaseModel):
     id: str
     detail_type: str
-    state: Literal["pending", "delivered", "failed"]
+    state: Literal["pending", "delivered", "failed", "cancelled"]
     attempts: int
     last_status: int | None
     last_error: str | None

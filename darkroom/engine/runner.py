@@ -218,7 +218,7 @@ class Engine:
                 break
         final = ImageStatus(outcome.status)
         done = make_event(
-            "engine", PROCESSED, self._detail(image, status=final.value), key=f"{job.id}:done"
+            "engine", PROCESSED, self._processed(image, final.value), key=f"{job.id}:done"
         )
         closing = {"status": final} if final is ImageStatus.COMPLETED else None
         if group is not None:
@@ -309,7 +309,7 @@ class Engine:
                 make_event(
                     "engine",
                     PROCESSED,
-                    self._detail(image, status=image.status.value),
+                    self._processed(image, image.status.value),
                     key=f"{job.id}:done",
                 )
             )
@@ -366,6 +366,17 @@ class Engine:
             "job_id": image.job_id,
             **extra,
         }
+
+    def _processed(self, image: Image, status: str) -> dict[str, Any]:
+        # What most receivers want without a second call: the outcome and the class.
+        extra: dict[str, Any] = {
+            "class": image.class_name,
+            "confidence": image.confidence,
+            "uncertain": image.uncertain,
+        }
+        if image.duplicate_of:
+            extra["duplicate_of"] = image.duplicate_of
+        return self._detail(image, status=status, **extra)
 
     def _reject(
         self,

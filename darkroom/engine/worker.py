@@ -17,6 +17,7 @@ from darkroom.engine.sweep import Swept, sweep
 from darkroom.settings import Settings
 
 if TYPE_CHECKING:
+    from darkroom.adapters.local.webhook_dispatch import Dispatcher
     from darkroom.wiring import Runtime
 
 log = logging.getLogger("darkroom.worker")
@@ -43,6 +44,7 @@ def work(settings: Settings, stop: Stop, *, idle_seconds: float = 0.25) -> int:
     _release_orphans(runtime)
     keeper = threading.Thread(target=_housekeeping, args=(runtime, stop), daemon=True)
     keeper.start()
+    deliveries = _webhook_dispatcher(runtime)  # its own threads: a slow receiver stalls no sweep
     counts = [0] * settings.worker_threads
 
     def loop(slot: int) -> None:
@@ -75,6 +77,7 @@ def work(settings: Settings, stop: Stop, *, idle_seconds: float = 0.25) -> int:
         for thread in threads:
             thread.join()
         keeper.join(timeout=5)
+        deliveries.stop()
         runtime.close()
     return sum(counts)
 
@@ -119,13 +122,20 @@ def sweep_orphans(runtime: Runtime) -> Swept:
     )
 
 
+def _webhook_dispatcher(runtime: Runtime) -> Dispatcher:
+    from darkroom.adapters.local.webhook_dispatch import Bounds, Dispatcher
+
+    webhook = runtime.settings.webhook
+    bounds = Bounds(webhook.senders, webhook.per_owner, webhook.per_subscription)
+    return Dispatcher(runtime.webhooks, bounds).start()
+
+
 def _housekeeping(runtime: Runtime, stop: Stop) -> None:
     last_release = time.monotonic()
     last_sweep = float("-inf")  # at start: what the last crash left
     while not stop.wait(HOUSEKEEPING_SECONDS):
         try:
             runtime.outbox.sweep()
-            runtime.webhooks.deliver_due()
             if time.monotonic() - last_release > 10:
                 _release_orphans(runtime)
                 last_release = time.monotonic()

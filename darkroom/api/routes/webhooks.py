@@ -7,12 +7,21 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from darkroom.adapters.local.egress import EgressRefused
+from darkroom.adapters.local.webhook_signing import check_secret, new_secret
 from darkroom.adapters.local.webhooks import Subscription
-from darkroom.api.errors import COMMON
+from darkroom.api.errors import COMMON, VALIDATION_SCHEMA, invalid
 from darkroom.api.routes.uploads import services
-from darkroom.api.schemas import DeliveryOut, ReplayResult, WebhookCreate, WebhookOut
+from darkroom.api.schemas import (
+    DeliveryOut,
+    ReplayResult,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+)
 from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
+from darkroom.engine.event_types import known_event_types
 
 router = APIRouter(tags=["webhooks"], responses=COMMON)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -40,14 +49,43 @@ def _owned(svc: Services, webhook_id: str, principal: Principal) -> Subscription
     raise HTTPException(404, f"no webhook {webhook_id!r}")
 
 
-@router.post("/webhooks", status_code=201, response_model=WebhookOut)
+REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "invalid body, an unknown event type (the message lists the known ones), "
+        "a URL that is not https or resolves to a non-public address, a malformed whsec_ secret",
+        "content": {"application/json": {"schema": VALIDATION_SCHEMA}},
+    }
+}
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookCreated, responses=REFUSED)
 def create(
     request: Request, body: WebhookCreate, principal: Principal = Depends(authenticate)
-) -> WebhookOut:
-    subscription = services(request).runtime.webhooks.subscribe(
-        principal.owner, str(body.url), body.secret, body.detail_types
+) -> WebhookCreated:
+    """Subscribe a URL to events. Every attempt is signed twice: `X-Darkroom-Signature` and
+    the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+    runtime = services(request).runtime
+    known = known_event_types(runtime.recipes.all())
+    unknown = sorted(set(body.detail_types) - set(known))
+    if unknown:
+        raise invalid(
+            ("body", "detail_types"),
+            f"unknown event types: {', '.join(unknown)}; known: {', '.join(known)}",
+        )
+    try:
+        runtime.webhooks.egress.check_url(str(body.url))
+    except EgressRefused as exc:
+        raise invalid(("body", "url"), str(exc)) from None
+    made = body.secret is None
+    secret = new_secret() if body.secret is None else body.secret
+    try:
+        check_secret(secret)
+    except ValueError as exc:
+        raise invalid(("body", "secret"), str(exc)) from None
+    subscription = runtime.webhooks.subscribe(
+        principal.owner, str(body.url), secret, body.detail_types
     )
-    return _out(subscription)
+    return WebhookCreated(**_out(subscription).model_dump(), secret=secret if made else None)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut])
@@ -121,15 +159,20 @@ def replay_one(
     response_model=ReplayResult,
     responses=NOT_FOUND,
 )
-def replay_failed(
+def replay_since(
     webhook_id: str,
     request: Request,
-    since: datetime | None = None,
+    since: datetime | None = Query(
+        default=None, description="deliveries created at or after this time (default: all)"
+    ),
+    failed_only: bool = Query(default=False, description="only the deliveries that failed"),
     principal: Principal = Depends(authenticate),
 ) -> ReplayResult:
-    """Send again every failed delivery since a time (default: all of them)."""
+    """Send again every delivery since a time, whatever its state (or only the failed ones)."""
     svc = services(request)
     _owned(svc, webhook_id, principal)
     return ReplayResult(
-        replayed=svc.runtime.webhooks.replay(webhook_id, since=since.timestamp() if since else None)
+        replayed=svc.runtime.webhooks.replay(
+            webhook_id, since=since.timestamp() if since else None, failed_only=failed_only
+        )
     )
