@@ -147,6 +147,9 @@ def test_deliveries_are_signed_for_the_standard_library_replayed_and_stopped(
             assert alice.post(f"/webhooks/{hook}/replay", params={"since": since}).json() == {
                 "replayed": 0
             }
+            # A bare number is not a time (a datetime parameter read 0.5 as 1970, #13.23).
+            refused = alice.post(f"/webhooks/{hook}/replay", params={"since": "0.5"})
+            assert refused.status_code == 422
 
             assert alice.delete(f"/webhooks/{hook}").status_code == 204
             other = images.jpeg_bytes(images.photo(200, 150, seed=10, tint=(10, 10, 250)))

@@ -162,8 +162,12 @@ def replay_one(
 def replay_since(
     webhook_id: str,
     request: Request,
-    since: datetime | None = Query(
-        default=None, description="deliveries created at or after this time (default: all)"
+    since: str | None = Query(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+        description="ISO 8601 date or time (UTC when no offset is given): deliveries created "
+        "at or after it (default: all)",
+        examples=["2026-12-03T09:00:00Z"],
     ),
     failed_only: bool = Query(default=False, description="only the deliveries that failed"),
     principal: Principal = Depends(authenticate),
@@ -173,6 +177,16 @@ def replay_since(
     _owned(svc, webhook_id, principal)
     return ReplayResult(
         replayed=svc.runtime.webhooks.replay(
-            webhook_id, since=since.timestamp() if since else None, failed_only=failed_only
+            webhook_id, since=_instant(since) if since else None, failed_only=failed_only
         )
     )
+
+
+def _instant(text: str) -> float:
+    """An ISO 8601 time as epoch seconds. Only ISO: a bare number (`since=0.5`) is refused,
+    where a datetime parameter would have read it as seconds since 1970."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(("query", "since"), f"not an ISO 8601 time: {text!r}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
