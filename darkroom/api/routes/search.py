@@ -142,10 +142,9 @@ async def similar(request: Request, principal: Principal = Depends(authenticate)
             raise invalid(("body",), "limit and min_score must be numbers") from None
         if not 1 <= limit <= 200 or (min_score is not None and not -1 <= min_score <= 1):
             raise invalid(("body",), "limit is 1-200, min_score -1..1")
-        data = await file.read()
-        try:
+        try:  # the spooled upload itself: decoded under the same limits as ingest, off the loop
             hits = await run_in_threadpool(
-                svc.runtime.search.like_picture, principal.owner, data, limit, min_score
+                svc.runtime.search.like_picture, principal.owner, file.file, limit, min_score
             )
         except Rejected as exc:
             raise invalid(("body", "file"), str(exc)) from None
