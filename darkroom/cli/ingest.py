@@ -8,12 +8,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from darkroom import logs
-from darkroom.cli.output import console, err, json_line
+from darkroom.cli.common import JsonOption, runtime
+from darkroom.cli.output import console, err, fail, json_line
+from darkroom.domain.errors import RecipeError
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine.worker import WorkerPool
 from darkroom.views import image_record
@@ -152,3 +156,36 @@ def print_json(report: Report, runtime: Runtime) -> None:
 
 def default_concurrency() -> int:
     return os.cpu_count() or 1
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders of pictures", exists=True)],
+    recipe: Annotated[
+        str | None, typer.Option(help="recipe to run (default: DARKROOM_RECIPE)")
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="worker processes (default: cores)")
+    ] = default_concurrency(),
+    as_json: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
+    rt = runtime()
+    name = recipe or rt.settings.recipe
+    try:
+        rt.recipes.get(name)
+    except RecipeError as exc:
+        fail(str(exc))
+    report = run_ingest(
+        rt,
+        paths,
+        recipe=name,
+        owner=rt.settings.owner,
+        concurrency=concurrency,
+        show_progress=not quiet,
+    )
+    if as_json:
+        print_json(report, rt)
+    else:
+        print_table(report)
+    raise typer.Exit(1 if report.failed else 0)
