@@ -151,7 +151,9 @@ class Settings(BaseSettings):
         default=10, ge=0, le=19, description="CPU priority drop of `serve`'s embedded workers"
     )
     log_level: str = "INFO"
-    log_format: str = Field(default="json", description="json or text")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: text on a terminal, JSON otherwise; json; text"
+    )
     limits: Limits = Field(default_factory=Limits)
     vectors: VectorSearch = Field(default_factory=VectorSearch)
     embedder_options: dict[str, Any] = Field(
