@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
-from darkroom.cli.common import JsonOption, runtime
-from darkroom.cli.output import console, fail, json_line
+from darkroom.cli.common import JsonOption, ambiguous, runtime, typed_id
+from darkroom.cli.output import console, data_table, fail, id_column, json_line, path_column
 from darkroom.engine import dlq as dead_letters
 
 app = typer.Typer(
@@ -35,23 +35,27 @@ def dlq_list(as_json: JsonOption = False) -> None:
                 }
             )
         return
-    table = Table(title=f"{len(letters)} dead letters")
-    for column in ("image_id", "recipe", "attempts", "failed at", "error"):
-        table.add_column(column)
+    table = data_table(f"{len(letters)} dead letters")
+    id_column(table, "image_id")
+    for column in ("recipe", "attempts", "failed at"):
+        table.add_column(column, no_wrap=True)
+    path_column(table, "error")
     for letter in letters:
         table.add_row(
             letter.job.image_id,
             letter.job.recipe,
             str(letter.attempts),
-            letter.failed_at.isoformat(),
-            letter.error,
+            letter.failed_at.strftime("%Y-%m-%d %H:%M"),
+            Text(letter.error),
         )
     console.print(table)
 
 
 @app.command("replay")
 def dlq_replay(
-    ident: Annotated[str | None, typer.Argument(help="image id or job id")] = None,
+    ident: Annotated[
+        str | None, typer.Argument(help="image id or job id, or a unique beginning of one")
+    ] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
 ) -> None:
     """Put dead-lettered jobs back on the queue (a running worker picks them up)."""
@@ -62,7 +66,10 @@ def dlq_replay(
         console.print(f"replayed {dead_letters.replay_all(rt.catalog, rt.queue)} jobs")
         return
     assert ident is not None
-    letter = dead_letters.find(rt.queue, ident)
-    if letter is None or not dead_letters.replay(rt.catalog, rt.queue, letter):
+    ident = typed_id(ident)
+    found = dead_letters.find_by_prefix(rt.queue, ident) if ident else []
+    if len(found) > 1:
+        fail(ambiguous(ident, "dead letters", [letter.job.id for letter in found]), code=1)
+    if not found or not dead_letters.replay(rt.catalog, rt.queue, found[0]):
         fail(f"no dead letter for {ident!r}", code=1)
-    console.print(f"replayed {ident}")
+    console.print(f"replayed {found[0].job.image_id} (job {found[0].job.id})")

@@ -7,14 +7,23 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from darkroom.cli.common import JsonOption, runtime
-from darkroom.cli.output import console, fail, json_line
+from darkroom.cli.common import JsonOption, find_image, runtime
+from darkroom.cli.output import (
+    console,
+    data_table,
+    id_column,
+    json_line,
+    path_column,
+    with_note,
+)
 from darkroom.domain.records import ImageStatus
 from darkroom.ports import ImageQuery
 from darkroom.views import image_record
 
 app = typer.Typer(help="Look at what darkroom has.", no_args_is_help=True)
+ImageId = Annotated[str, typer.Argument(help="an image id, or a unique beginning of one")]
 
 
 @app.command("list")
@@ -41,30 +50,30 @@ def images_list(
         for image in found:
             json_line(image_record(image, rt.blobs, rt.catalog))
         return
-    table = Table(title=f"{len(found)} images")
-    for column in ("image_id", "file", "status", "class", "confidence", "size", "error"):
-        table.add_column(column)
+    table = data_table(f"{len(found)} images")
+    wide = console.width >= 100  # room for the picture's size too
+    id_column(table, "image_id")
+    for column in ("status", "class", "conf") + (("size",) if wide else ()):
+        table.add_column(column, no_wrap=True)
+    path_column(table, "file (error)")
     for image in found:
+        size = (f"{image.width}x{image.height}" if image.width else "",) if wide else ()
         table.add_row(
             image.id,
-            image.filename,
             image.status.value,
             (image.class_name or "") + (" ?" if image.uncertain else ""),
             f"{image.confidence:.1f}" if image.confidence is not None else "",
-            f"{image.width}x{image.height}" if image.width else "",
-            image.error or "",
+            *size,
+            with_note(image.filename, image.error),
         )
     console.print(table)
 
 
 @app.command("show")
-def images_show(image_id: str, as_json: JsonOption = False) -> None:
+def images_show(image_id: ImageId, as_json: JsonOption = False) -> None:
     """One image: its record, step results and detection record."""
     rt = runtime()
-    image = rt.catalog.get_image(image_id, rt.settings.owner)
-    if image is None:
-        fail(f"no image {image_id!r}", code=1)
-        return
+    image = find_image(rt, image_id)
     record = image_record(image, rt.blobs, rt.catalog)
     record["steps"] = rt.catalog.step_outputs(image.job_id) if image.job_id else {}
     record["detection_records"] = [r.to_json() for r in rt.detections.detection_records(image.id)]
@@ -74,22 +83,21 @@ def images_show(image_id: str, as_json: JsonOption = False) -> None:
         json_line(record)
         return
     table = Table(show_header=False, title=f"image {image.id}")
+    table.add_column("field", no_wrap=True)
+    path_column(table, "value")
     for key, value in record.items():
         shown = json.dumps(value, indent=1) if isinstance(value, dict | list) else str(value)
-        table.add_row(key, shown)
+        table.add_row(key, Text(shown))
     console.print(table)
 
 
 @app.command("duplicates")
-def images_duplicates(image_id: str, as_json: JsonOption = False) -> None:
+def images_duplicates(image_id: ImageId, as_json: JsonOption = False) -> None:
     """Exact copies (same bytes), near copies (resized, recompressed) and look-alikes, apart."""
     from darkroom.engine.duplicates import find_duplicates
 
     rt = runtime()
-    image = rt.catalog.get_image(image_id, rt.settings.owner)
-    if image is None:
-        fail(f"no image {image_id!r}", code=1)
-        return
+    image = find_image(rt, image_id)
     found = find_duplicates(rt.catalog, rt.search, image)
     rows = [("exact", other, "same bytes") for other in found.exact]
     rows += [("near", other, f"{bits} bits of 64 differ") for other, bits in found.near]
@@ -98,9 +106,10 @@ def images_duplicates(image_id: str, as_json: JsonOption = False) -> None:
         for tier, other, why in rows:
             json_line({"tier": tier, "image_id": other, "why": why})
         return
-    table = Table(title=f"duplicates of {image_id}")
-    for column in ("tier", "image_id", "why"):
-        table.add_column(column)
+    table = data_table(f"duplicates of {image.id}")
+    table.add_column("tier")
+    id_column(table, "image_id")
+    table.add_column("why")
     for row in rows:
         table.add_row(*row)
     console.print(table if rows else "no duplicates")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from darkroom.cli.common import JsonOption, runtime
-from darkroom.cli.output import console, fail, json_line
+from darkroom.cli.output import console, fail, id_column, json_line
 
 app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -58,7 +58,8 @@ def keys_list(as_json: JsonOption = False) -> None:
             )
         return
     table = Table(title=f"{len(keys)} keys")
-    for column in ("id", "owner", "plan", "admin", "revoked"):
+    id_column(table, "id", width=12)
+    for column in ("owner", "plan", "admin", "revoked"):
         table.add_column(column)
     for key in keys:
         table.add_row(

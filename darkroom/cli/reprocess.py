@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from darkroom.cli.common import JsonOption, runtime
+from darkroom.cli.common import JsonOption, lookup_image, runtime
 from darkroom.cli.output import console, fail, json_line
 from darkroom.domain.errors import RecipeError
 from darkroom.domain.records import Image, ImageStatus
@@ -24,14 +24,14 @@ def selected(
     rt: Runtime, image_ids: Sequence[str], query: ImageQuery, where: dict[str, str]
 ) -> list[Image]:
     if image_ids:
-        found = [rt.catalog.get_image(image_id, rt.settings.owner) for image_id in image_ids]
-        missing = [i for i, image in zip(image_ids, found, strict=True) if image is None]
-        if missing:
-            fail(f"no image {', '.join(missing)} for owner {rt.settings.owner!r}", code=1)
+        looked_up = [lookup_image(rt, image_id) for image_id in image_ids]
+        problems = [found for found in looked_up if isinstance(found, str)]
+        if problems:
+            fail("; ".join(problems), code=1)
         return [
             image
-            for image in found
-            if image is not None
+            for image in looked_up
+            if isinstance(image, Image)
             and (not where or (image.job_id and _matches(rt, image.job_id, where)))
         ]
     return list(lifecycle.backfill_candidates(rt.catalog, query, where))
@@ -88,7 +88,7 @@ def _one(
 
 def reprocess(
     image_ids: Annotated[
-        list[str] | None, typer.Argument(help="these images (default: all)")
+        list[str] | None, typer.Argument(help="these images (ids, or unique beginnings of ids)")
     ] = None,
     step: Annotated[
         list[str] | None, typer.Option(help="run only this step again (and what needs it)")

@@ -6,10 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from darkroom.cli.common import JsonOption, runtime
-from darkroom.cli.output import console, fail, json_line
+from darkroom.cli.output import (
+    console,
+    data_table,
+    fail,
+    id_column,
+    json_line,
+    path_column,
+    with_note,
+)
 from darkroom.domain.errors import Rejected
 from darkroom.views import image_record
 
@@ -58,11 +65,16 @@ def search(
     if not found:
         console.print("nothing found")
         return
-    table = Table(title=f"{len(found)} found")
-    for column in ("score", "image_id", "file", "class", "location"):
-        table.add_column(column)
+    table = data_table(f"{len(found)} found")
+    table.add_column("score", no_wrap=True)
+    id_column(table, "image_id")
+    table.add_column("class", no_wrap=True)
+    path_column(table, "file (location)")
     for hit, image in found:
         table.add_row(
-            f"{hit.score:.3f}", image.id, image.filename, image.class_name or "", image.location
+            f"{hit.score:.3f}",
+            image.id,
+            image.class_name or "",
+            with_note(image.filename, image.location, style="dim"),
         )
     console.print(table)
