@@ -164,7 +164,14 @@ def ingest(
         str | None, typer.Option(help="recipe to run (default: DARKROOM_RECIPE)")
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="worker processes (default: cores)")
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="worker processes (one per core unless given)",
+            show_default=False,
+        ),
     ] = default_concurrency(),
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,

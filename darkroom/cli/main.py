@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from darkroom import __version__
 from darkroom.cli import (
     deploy,
     dlq,
+    help,
     images,
     ingest,
     keys,
@@ -17,6 +21,7 @@ from darkroom.cli import (
     serve,
 )
 
+help.install()
 app = typer.Typer(help="darkroom: image ingestion and intelligence.", no_args_is_help=True)
 app.add_typer(keys.app, name="keys")
 app.add_typer(images.app, name="images")
@@ -29,6 +34,24 @@ app.command()(serve.worker)
 app.command()(serve.serve)
 app.command()(search.search)
 app.command()(reprocess.reprocess)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"darkroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """darkroom: image ingestion and intelligence."""
 
 
 def main() -> None:

@@ -104,8 +104,9 @@ def reprocess(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list, queue nothing")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a recipe, or some of its steps, again over stored images, through the queue (a
-    running worker does the work). A backfill: `--step embed --where embed.version=1`."""
+    """Run a recipe, or some of its steps, again over stored images, through the queue.
+
+    A running worker does the work. A backfill: `--step embed --where embed.version=1`."""
     try:
         provenance = lifecycle.parse_where(where or [])
     except ValueError as exc:

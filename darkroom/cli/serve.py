@@ -72,7 +72,7 @@ def serve(
             "--workers",
             "-w",
             min=0,
-            help="embedded worker processes (0: API only)  [default: one per core]",
+            help="embedded worker processes (0: API only; one per core unless given)",
             show_default=False,
         ),
     ] = default_concurrency(),
