@@ -48,6 +48,8 @@ VARIANT = {
 # CDK's own bucket-notification resource repeats a dependency that a GetAtt already implies.
 CFN_LINT_IGNORED = ["W3005"]
 
+pytestmark = pytest.mark.slow  # the CDK synthesizes through Node.js; cfn-lint
+
 
 class Synthesized:
     def __init__(self, path: Path) -> None:

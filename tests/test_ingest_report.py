@@ -17,6 +17,7 @@ from darkroom.wiring import Runtime
 from tests.test_cli import counts, darkroom, make_folder, wait_for
 
 
+@pytest.mark.slow  # worker processes
 def test_a_resumed_ingest_counts_what_it_processed(
     runtime: Runtime, settings: Settings, tmp_path: Path
 ) -> None:
