@@ -8,11 +8,18 @@ from darkroom.domain.records import Image, ImageStatus
 from darkroom.ports import BlobStore, Catalog
 
 
+def holder_of(image: Image, catalog: Catalog | None) -> Image | None:
+    """The image that stores a duplicate's bytes and derivatives (a duplicate is stopped before
+    any thumbnail is made for it); the image itself otherwise; None when the holder is gone."""
+    if image.status is not ImageStatus.DUPLICATE or not image.duplicate_of or catalog is None:
+        return image
+    return catalog.get_image(image.duplicate_of, image.owner)
+
+
 def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None) -> dict[str, Any]:
-    location = image.location
-    if image.status is ImageStatus.DUPLICATE and image.duplicate_of and catalog is not None:
-        holder = catalog.get_image(image.duplicate_of, image.owner)
-        location = holder.location if holder is not None else ""
+    holder = holder_of(image, catalog)
+    location = holder.location if holder is not None else ""
+    thumbnail = holder.thumbnail if holder is not None else None
     return {
         "file": image.source if image.source and image.source != "upload" else image.filename,
         "image_id": image.id,
@@ -22,7 +29,7 @@ def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None)
         "uncertain": image.uncertain,
         "labels": [label.to_json() for label in image.labels],
         "location": blobs.url(location) if location else None,
-        "thumbnail": blobs.url(image.thumbnail) if image.thumbnail else None,
+        "thumbnail": blobs.url(thumbnail) if thumbnail else None,
         "width": image.width,
         "height": image.height,
         "sha256": image.sha256,
