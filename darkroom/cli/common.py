@@ -64,3 +64,19 @@ def find_image(rt: Runtime, ident: str) -> Image:
         fail(found, code=1)
         raise AssertionError  # unreachable: fail() exits
     return found
+
+
+def check_recipe_can_run(rt: Runtime, name: str) -> None:
+    """Exit with every unmet need of the recipe (an API key...) before any picture is taken."""
+    from rich.markup import escape
+
+    from darkroom.engine.preflight import explain, unmet_needs
+
+    try:
+        compiled = rt.recipes.get(name)
+    except RecipeError as exc:
+        fail(escape(str(exc)))
+        return
+    problems = unmet_needs(compiled, rt.providers)
+    if problems:
+        fail(escape(explain(name, problems)))

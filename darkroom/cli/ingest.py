@@ -15,9 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from darkroom import logs
-from darkroom.cli.common import JsonOption, runtime
-from darkroom.cli.output import console, err, fail, json_line
-from darkroom.domain.errors import RecipeError
+from darkroom.cli.common import JsonOption, check_recipe_can_run, runtime
+from darkroom.cli.output import console, err, json_line
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine.worker import WorkerPool
 from darkroom.views import image_record
@@ -205,10 +204,7 @@ def ingest(
     """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
     rt = runtime()
     name = recipe or rt.settings.recipe
-    try:
-        rt.recipes.get(name)
-    except RecipeError as exc:
-        fail(str(exc))
+    check_recipe_can_run(rt, name)
     try:
         report = run_ingest(
             rt,

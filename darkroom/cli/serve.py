@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from darkroom import logs
-from darkroom.cli.common import runtime
+from darkroom.cli.common import check_recipe_can_run, runtime
 from darkroom.cli.ingest import default_concurrency
 from darkroom.cli.output import console
 from darkroom.engine.worker import WorkerPool
@@ -86,6 +86,7 @@ def serve(
 
     rt = runtime()
     settings = rt.settings
+    check_recipe_can_run(rt, settings.recipe)  # the recipe uploads get when they name none
     log_file = service_logging(settings)
     admin_secret = _first_admin_key(rt)
     metrics.prepare_multiprocess(settings.home)
