@@ -223,7 +223,9 @@ class Settings(BaseSettings):
         "swept by housekeeping",
     )
     log_level: str = "INFO"
-    log_format: str = Field(default="json", description="json or text")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: text on a terminal, JSON otherwise; json; text"
+    )
     limits: Limits = Field(default_factory=Limits)
     serving: Serving = Field(default_factory=Serving)
     vectors: VectorSearch = Field(default_factory=VectorSearch)

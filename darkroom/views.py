@@ -20,10 +20,18 @@ def original_location(image: Image, blobs: BlobStore, catalog: Catalog | None) -
     return ""
 
 
+def holder_of(image: Image, catalog: Catalog | None) -> Image | None:
+    """The image that holds a duplicate's derivatives (a duplicate is stopped before any
+    thumbnail is made for it); the image itself otherwise; None when the holder is gone."""
+    if image.status is not ImageStatus.DUPLICATE or not image.duplicate_of or catalog is None:
+        return image
+    return catalog.get_image(image.duplicate_of, image.owner)
+
+
 def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None) -> dict[str, Any]:
-    location = image.location
-    if image.status is ImageStatus.DUPLICATE and catalog is not None:
-        location = original_location(image, blobs, catalog)
+    location = original_location(image, blobs, catalog) if catalog is not None else image.location
+    holder = holder_of(image, catalog)
+    thumbnail = holder.thumbnail if holder is not None else None
     return {
         "file": image.source if image.source and image.source != "upload" else image.filename,
         "image_id": image.id,
@@ -33,7 +41,7 @@ def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None)
         "uncertain": image.uncertain,
         "labels": [label.to_json() for label in image.labels],
         "location": blobs.url(location) if location else None,
-        "thumbnail": blobs.url(image.thumbnail) if image.thumbnail else None,
+        "thumbnail": blobs.url(thumbnail) if thumbnail else None,
         "width": image.width,
         "height": image.height,
         "sha256": image.sha256,

@@ -17,8 +17,8 @@ retry: {max_attempts: 3, backoff_seconds: 0.01, backoff_max_seconds: 0.05}
 steps:
   - step: validate
   - step: normalize
-  - step: thumbnail
   - step: hash
+  - step: thumbnail
   - step: detect
     with: {provider: "tests.plugins:colour_detector", size: 64}
   - step: classify

@@ -485,6 +485,7 @@ def test_health_metrics_and_cors(server: Server) -> None:
         assert "access-control-allow-origin" not in other.headers
 
 
+@pytest.mark.slow  # a second server
 def test_first_start_prints_an_admin_key_once(tmp_path: Path) -> None:
     first = make_server(tmp_path / "fresh")
     first.start(workers=0)

@@ -347,7 +347,7 @@ def test_walk_a_failing_step_is_recorded_and_sent_to_the_dlq() -> None:
         pets, fake_step_lambda(uncertain=False, failing="detect"), S3_EVENT
     )
     assert end == "Failed"
-    assert calls == ["accept", "validate", "normalize", "thumbnail", "hash", "detect", "fail"]
+    assert calls == ["accept", "validate", "normalize", "hash", "thumbnail", "detect", "fail"]
     assert dlq == [{"image_id": "img1", "recipe": "pets", "error": "boom"}]
 
 

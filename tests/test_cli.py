@@ -107,6 +107,7 @@ def test_ingest_json_reports_every_file(settings: Settings, tmp_path: Path) -> N
     assert Path(blue["thumbnail"].removeprefix("file://")).is_file()
 
 
+@pytest.mark.slow  # worker processes
 def test_ingest_table_and_exit_status_on_failure(settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     images.save(images.photo(64, 64, seed=1), folder / "fine.jpg")
@@ -129,6 +130,7 @@ def test_ingest_unknown_recipe_is_a_clear_error(settings: Settings, tmp_path: Pa
     assert result.returncode == 2 and "unknown recipe 'nope'" in result.stderr
 
 
+@pytest.mark.slow  # worker processes
 def test_images_list_show_and_recipes(settings: Settings, tmp_path: Path) -> None:
     make_folder(tmp_path / "photos", 3)
     assert (
@@ -259,6 +261,7 @@ def test_crash_a_worker_mid_run_and_every_image_completes_exactly_once(
     assert len(stored_originals(settings.home)) == 60
 
 
+@pytest.mark.slow  # worker processes
 def test_search_works_right_after_ingest(settings: Settings, tmp_path: Path) -> None:
     from PIL import Image
     from skimage import data as samples
@@ -308,6 +311,7 @@ def test_models_list_reports_what_can_run_here(
     assert registry.readiness()["onnx"] == 'missing onnxruntime (pip install "darkroom[onnx]")'
 
 
+@pytest.mark.slow  # worker processes
 def test_pool_workers_run_at_the_priority_asked(settings: Settings) -> None:
     """`serve` lowers its workers' priority so the API answers first; the drop is applied in the
     worker process itself, on top of the parent's niceness."""

@@ -234,6 +234,7 @@ def test_a_clip_recipe_runs_end_to_end_and_words_find_pictures(clip_runtime: Run
     assert like[0].image_id == ids["blue"]
 
 
+@pytest.mark.slow  # worker processes
 def test_ingest_and_search_by_words_from_the_command_line(
     settings: Settings, model: str, tmp_path: Path
 ) -> None:

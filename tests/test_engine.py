@@ -18,6 +18,7 @@ from darkroom.domain.events import Event
 from darkroom.domain.records import FinishedStep, ImageStatus
 from darkroom.engine import dlq
 from darkroom.settings import Settings
+from darkroom.views import image_record
 from darkroom.wiring import Runtime, build
 from tests import images
 from tests.conftest import drain
@@ -150,6 +151,28 @@ def test_identical_file_becomes_duplicate_of_the_first(runtime: Runtime) -> None
     assert bob is not None and bob.status is ImageStatus.COMPLETED  # owners are separate
     original = runtime.catalog.get_image(first)
     assert original is not None and dup.phash == original.phash and len(original.phash or "") == 16
+
+
+def test_a_duplicate_costs_no_thumbnail_and_shows_its_holders(runtime: Runtime) -> None:
+    first = accept(runtime, "a.jpg")
+    second = accept(runtime, "copy-of-a.jpg")
+    drain(runtime)
+    dup, original = runtime.catalog.get_image(second), runtime.catalog.get_image(first)
+    assert dup is not None and original is not None and dup.status is ImageStatus.DUPLICATE
+    assert dup.thumbnail is None and original.thumbnail is not None
+    stored = [p.name for p in (runtime.settings.home / "thumbnails").rglob("*") if p.is_dir()]
+    assert second not in stored and first in stored  # nothing made for the copy
+    steps = runtime.catalog.step_outputs(dup.job_id or "")
+    assert "hash" in steps and "thumbnail" not in steps
+    record = image_record(dup, runtime.blobs, runtime.catalog)
+    assert record["thumbnail"] == runtime.blobs.url(original.thumbnail)
+
+
+def test_built_in_recipes_find_duplicates_before_any_derivative(runtime: Runtime) -> None:
+    for compiled in runtime.recipes.all():
+        names = [step.spec.step for step in compiled.steps]
+        if "hash" in names and "thumbnail" in names:
+            assert names.index("hash") < names.index("thumbnail"), compiled.name
 
 
 def test_perceptual_hash_survives_resizing_and_tells_pictures_apart() -> None:

@@ -23,7 +23,7 @@ from tests.lambda_harness import LambdaContext, Stack, sqs_event
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)  # sure cat, unsure cat, sure dog
 
 
-pytestmark = pytest.mark.usefixtures("aws_credentials")
+pytestmark = [pytest.mark.usefixtures("aws_credentials"), pytest.mark.slow]  # moto
 
 
 @pytest.fixture

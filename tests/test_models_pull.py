@@ -137,6 +137,7 @@ def listed(env: dict[str, str]) -> dict[str, dict[str, object]]:
     return {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
 
 
+@pytest.mark.slow  # several darkroom processes
 def test_pull_installs_a_verified_model_that_shows_ready(
     settings: Settings, env: dict[str, str], host: ModelHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,6 +184,7 @@ def test_pull_installs_a_verified_model_that_shows_ready(
     assert listed(env)["tiny-clip"]["status"] == "ready"
 
 
+@pytest.mark.slow  # several darkroom processes
 def test_a_checksum_mismatch_installs_nothing(
     settings: Settings, env: dict[str, str], tiny_files: dict[str, bytes], tmp_path: Path
 ) -> None:
@@ -216,6 +218,7 @@ def test_no_network_is_one_clear_line(settings: Settings, env: dict[str, str], w
     assert files_under(settings.models_dir / "tiny-clip") == []
 
 
+@pytest.mark.slow  # several darkroom processes
 def test_an_interrupted_download_resumes(
     settings: Settings, env: dict[str, str], host: ModelHost, tiny_files: dict[str, bytes]
 ) -> None:
@@ -238,6 +241,7 @@ def test_an_interrupted_download_resumes(
     assert (settings.models_dir / "tiny-clip" / "text.onnx").read_bytes() == tiny_files["text.onnx"]
 
 
+@pytest.mark.slow  # several darkroom processes
 def test_unverified_files_need_no_verify(
     settings: Settings, env: dict[str, str], tiny_files: dict[str, bytes], tmp_path: Path
 ) -> None:
@@ -252,6 +256,7 @@ def test_unverified_files_need_no_verify(
     assert listed(unchecked)["tiny-clip"]["status"] == "ready (unverified: tokenizer.json)"
 
 
+@pytest.mark.slow  # several darkroom processes
 def test_the_built_in_catalog(settings: Settings) -> None:
     rows = listed({})
     clip = rows["clip-vit-b32"]

@@ -15,8 +15,8 @@ def test_builtin_pets_recipe_has_the_documented_steps() -> None:
     assert [s.name for s in pets.steps] == [
         "validate",
         "normalize",
-        "thumbnail",
         "hash",
+        "thumbnail",
         "detect",
         "classify",
         "organize",

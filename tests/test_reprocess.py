@@ -121,6 +121,7 @@ def test_provenance_filters_pick_what_an_older_model_made(runtime: Runtime) -> N
         lifecycle.parse_where(["model=x"])
 
 
+@pytest.mark.slow  # worker processes
 def test_cli_backfill_queues_matching_images_and_a_worker_finishes_them(
     runtime: Runtime, settings: Settings
 ) -> None:

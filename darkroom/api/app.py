@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from darkroom import __version__
 from darkroom.api import failures
 from darkroom.api.middleware import BodyLimit, RequestMetrics
-from darkroom.api.routes import admin, images, ops, presigned, search, uploads, webhooks
+from darkroom.api.routes import admin, docs, images, ops, presigned, search, uploads, webhooks
 from darkroom.api.services import Services
 from darkroom.wiring import Runtime
 
@@ -19,7 +19,14 @@ needs an `X-API-Key` header; a presigned upload URL is its own credential."""
 def create_app(runtime: Runtime) -> FastAPI:
     services = Services.build(runtime)
     settings = runtime.settings
-    app = FastAPI(title="darkroom", version=__version__, description=DESCRIPTION)
+    # /docs and /redoc come from routes/docs.py: offline assets, counted by route in metrics
+    app = FastAPI(
+        title="darkroom",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.services = services
     failures.install(app)
     for router in (
@@ -30,6 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         webhooks.router,
         admin.router,
         ops.router,
+        docs.router,
     ):
         app.include_router(router)
     max_upload = settings.limits.max_bytes

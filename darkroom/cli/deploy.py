@@ -12,12 +12,17 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 import darkroom
+from darkroom.cli.output import console, fail
 
 DEPLOY_DIR = Path(darkroom.__file__).resolve().parents[1] / "deploy" / "aws"
 STAGES = ("dev", "staging", "prod")
+
+app = typer.Typer(help="Deploy to AWS: the CDK app in deploy/aws.", no_args_is_help=True)
 
 
 class DeployError(Exception):
@@ -82,3 +87,27 @@ def synth(
         raise DeployError(str(exc)) from None
     assembly = app.synth()
     return [outdir / stack.template_file for stack in assembly.stacks]
+
+
+@app.command("synth")
+def deploy_synth(
+    stage: Annotated[str, typer.Option(help="dev, staging or prod")] = "dev",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", file_okay=False, help="output folder (default deploy/aws/cdk.out)"),
+    ] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", "-c", help="KEY=VALUE, as `cdk synth -c` (repeatable)"),
+    ] = None,
+) -> None:
+    """Synthesize the CloudFormation templates of the AWS deployment (no AWS account needed)."""
+    from rich.markup import escape
+
+    try:
+        written = synth(stage, out, context or [])
+    except DeployError as exc:
+        fail(escape(str(exc)))  # messages quote pip extras, like darkroom[aws]
+        return
+    for path in written:
+        console.print(f"wrote {path}")

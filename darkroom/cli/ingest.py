@@ -8,11 +8,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from darkroom import logs
+from darkroom.cli.common import JsonOption, check_recipe_can_run, runtime
 from darkroom.cli.output import console, err, json_line
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine.worker import WorkerPool
@@ -42,7 +45,8 @@ class Report:
     files: list[Path]
     images: dict[Path, Image]
     seconds: float
-    processed_now: int
+    processed_now: int  # images this run took to a final status
+    already_done: int = 0  # images an earlier run had finished: nothing to do for them
 
     def statuses(self) -> Counter[str]:
         return Counter(image.status.value for image in self.images.values())
@@ -50,6 +54,14 @@ class Report:
     @property
     def failed(self) -> int:
         return self.statuses()[ImageStatus.FAILED.value]
+
+
+class Interrupted(Exception):
+    """Ctrl-C during an ingest: how far it got (a rerun of the same command resumes)."""
+
+    def __init__(self, done: int, left: int) -> None:
+        super().__init__(f"interrupted: {done} done, {left} left")
+        self.done, self.left = done, left
 
 
 def run_ingest(
@@ -70,7 +82,7 @@ def run_ingest(
     pool = WorkerPool(settings, concurrency, log_setup).start()
     images: dict[Path, Image] = {}
     pending: dict[str, Path] = {}
-    fresh: set[str] = set()
+    already_done = 0
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -86,9 +98,9 @@ def run_ingest(
             for path in files:
                 accepted = runtime.intake.accept_path(path, owner, recipe)
                 images[path] = accepted.image
-                if accepted.new:
-                    fresh.add(accepted.image.id)
-                if not accepted.image.status.final:
+                if accepted.image.status.final:
+                    already_done += 1
+                else:
                     pending[accepted.image.id] = path
                 progress.update(task, completed=len(images) - len(pending))
             progress.update(task, description="processing")
@@ -104,9 +116,23 @@ def run_ingest(
                     raise RuntimeError("every worker process has exited; see the log")
                 if pending:
                     time.sleep(0.2)
+    except KeyboardInterrupt:
+        done = _finished(runtime, images, pending)
+        raise Interrupted(done, len(files) - done) from None
     finally:
         pool.close()
-    return Report(files, images, time.monotonic() - started, len(fresh))
+    seconds = time.monotonic() - started
+    return Report(files, images, seconds, len(images) - already_done, already_done)
+
+
+def _finished(runtime: Runtime, images: dict[Path, Image], pending: dict[str, Path]) -> int:
+    """Images at a final status now: those known final, and the pending ones that got there."""
+    known = sum(1 for image in images.values() if image.id not in pending and image.status.final)
+    try:
+        latest = runtime.catalog.images_by_ids(list(pending))
+    except Exception:  # the database went away with the interrupt: count what is known
+        return known
+    return known + sum(1 for image in latest if image.status.final)
 
 
 def print_table(report: Report) -> None:
@@ -128,9 +154,12 @@ def print_table(report: Report) -> None:
     table.add_row("total", str(len(report.images)), str(sum(uncertain.values())), end_section=True)
     console.print(table)
     rate = report.processed_now / report.seconds if report.seconds else 0.0
+    earlier = (
+        f", {report.already_done} already done by an earlier run" if report.already_done else ""
+    )
     console.print(
-        f"{len(report.files)} files, {report.processed_now} new, in {report.seconds:.1f} s "
-        f"({rate:.1f} new images/s)"
+        f"{len(report.files)} files: {report.processed_now} processed now{earlier}, "
+        f"in {report.seconds:.1f} s ({rate:.1f} images/s)"
     )
     failed = [
         image for image in report.images.values() if image.status is not ImageStatus.COMPLETED
@@ -152,3 +181,49 @@ def print_json(report: Report, runtime: Runtime) -> None:
 
 def default_concurrency() -> int:
     return os.cpu_count() or 1
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders of pictures", exists=True)],
+    recipe: Annotated[
+        str | None, typer.Option(help="recipe to run (default: DARKROOM_RECIPE)")
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="worker processes (one per core unless given)",
+            show_default=False,
+        ),
+    ] = default_concurrency(),
+    as_json: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
+    rt = runtime()
+    name = recipe or rt.settings.recipe
+    check_recipe_can_run(rt, name)
+    try:
+        report = run_ingest(
+            rt,
+            paths,
+            recipe=name,
+            owner=rt.settings.owner,
+            concurrency=concurrency,
+            show_progress=not quiet,
+        )
+    except Interrupted as stopped:
+        err.print(
+            f"interrupted: {stopped.done} done, {stopped.left} left; "
+            "run the same command to resume",
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    if as_json:
+        print_json(report, rt)
+    else:
+        print_table(report)
+    raise typer.Exit(1 if report.failed else 0)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from darkroom.cli.common import runtime
 from darkroom.cli.output import console, fail, json_line
 from darkroom.engine.event_types import EVENT_TYPES, known_event_types
 from darkroom.wiring import Runtime
@@ -20,8 +21,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per li
 
 
 def _runtime() -> Runtime:
-    from darkroom.cli.main import runtime  # main registers this group: import it late
-
     return runtime()
 
 

@@ -14,6 +14,20 @@ def find(queue: Queue, ident: str) -> DeadLetter | None:
     return None
 
 
+def find_by_prefix(queue: Queue, ident: str) -> list[DeadLetter]:
+    """Dead letters whose job id or image id is `ident`, or else begins with it (as git takes a
+    unique prefix of a commit): one when it is unique, several when it is ambiguous."""
+    letters = queue.dead_letters(limit=100_000)
+    exact = [letter for letter in letters if ident in {letter.job.id, letter.job.image_id}]
+    if exact:
+        return exact[:1]
+    return [
+        letter
+        for letter in letters
+        if letter.job.id.startswith(ident) or letter.job.image_id.startswith(ident)
+    ]
+
+
 def replay(catalog: Catalog, queue: Queue, letter: DeadLetter) -> bool:
     with catalog.atomic():
         if not queue.replay(letter.job.id):

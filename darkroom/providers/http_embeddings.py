@@ -47,6 +47,13 @@ NATIVE_DIM: dict[str, int] = {
 DEFAULT_THRESHOLD = 0.3
 
 
+EMBEDDINGS_KEY_WAYS = (
+    "DARKROOM_VOYAGE_API_KEY or VOYAGE_API_KEY (Voyage), DARKROOM_OPENAI_API_KEY or "
+    "OPENAI_API_KEY (OpenAI), or DARKROOM_EMBEDDINGS_BASE_URL (a compatible server of your own, "
+    "which may need no key)"
+)
+
+
 class TextOnly(Permanent):
     """A picture was given to an embedder that only reads text."""
 
@@ -91,6 +98,7 @@ class HttpEmbedder:
         self.batch_size = opts.batch_size
         base_url = (opts.base_url or defaults.base_url or DEFAULT_BASE_URL[api]).rstrip("/")
         self.custom_server = base_url != DEFAULT_BASE_URL[api]
+        self.key_hint_is_custom = opts.api_key_env is not None
         if opts.api_key_env:
             secret = os.environ.get(opts.api_key_env) or None
             self.key_hint = opts.api_key_env
@@ -127,9 +135,17 @@ class HttpEmbedder:
         """Texts stored to be found (Voyage: input_type "document")."""
         return self._embed(texts, "document")
 
+    def missing_key(self) -> str | None:
+        """Why this embedder cannot run here, naming every way to fix it; None when it can."""
+        if self.has_key or self.custom_server:
+            return None
+        ways = self.key_hint if self.key_hint_is_custom else EMBEDDINGS_KEY_WAYS
+        return f"{self.client.service}: no API key; set {ways}"
+
     def _embed(self, texts: Sequence[str], kind: str) -> Any:
-        if not self.has_key and not self.custom_server:
-            raise Permanent(f"{self.client.service}: no API key; set {self.key_hint}")
+        missing = self.missing_key()
+        if missing is not None:
+            raise Permanent(missing)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows: list[Any] = []

@@ -48,6 +48,13 @@ ANTHROPIC_VERSION = "2023-06-01"
 TOOL = "record_analysis"
 
 
+LLM_KEY_WAYS = (
+    "DARKROOM_OPENAI_API_KEY or OPENAI_API_KEY (OpenAI), DARKROOM_ANTHROPIC_API_KEY or "
+    "ANTHROPIC_API_KEY (Anthropic), or DARKROOM_LLM_BASE_URL (an OpenAI-compatible server of "
+    "your own, such as vLLM or Ollama, which may need no key)"
+)
+
+
 class InvalidAnswer(Permanent):
     """The model never gave an answer that fits the schema."""
 
@@ -115,12 +122,21 @@ class LlmAnalyzer:
             policy=CallPolicy(max_retries=opts.max_retries, backoff_seconds=opts.backoff_seconds),
         )
 
+    def missing_key(self) -> str | None:
+        """Why this analyzer cannot run here, naming every way to fix it; None when it can. A
+        server of your own may need no key; the public services always do."""
+        if self.has_key or self.custom_server:
+            return None
+        if self.options.api_key_env:
+            return f"{self.name}: no API key; set {self.key_hint}"
+        return f"{self.name}: no API key; set {LLM_KEY_WAYS}"
+
     def analyze(
         self, picture: bytes, media_type: str, prompt: str, schema: dict[str, Any]
     ) -> AnalyzerAnswer:
-        # A server of your own may need no key; the public services always do.
-        if not self.has_key and not self.custom_server:
-            raise MissingKey(f"{self.name}: no API key; set {self.key_hint}")
+        missing = self.missing_key()
+        if missing is not None:
+            raise MissingKey(missing)
         validator = Draft202012Validator(schema)
         started = time.monotonic()
         image = base64.b64encode(picture).decode("ascii")

@@ -166,6 +166,16 @@ class SqlCatalog:
                 ).first()
         return _image(row) if row is not None else None
 
+    def image_ids_starting(self, owner: str, prefix: str, limit: int) -> list[str]:
+        query = (
+            select(t.images.c.id)
+            .where(t.images.c.owner == owner, t.images.c.id.startswith(prefix, autoescape=True))
+            .order_by(t.images.c.id)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [row.id for row in conn.execute(query)]
+
     def find_image(self, owner: str, idempotency_key: str) -> Image | None:
         query = select(t.images).where(
             and_(t.images.c.owner == owner, t.images.c.idempotency_key == idempotency_key)

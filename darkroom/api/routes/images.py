@@ -34,7 +34,7 @@ from darkroom.engine import lifecycle
 from darkroom.engine.duplicates import find_duplicates
 from darkroom.imaging import CONTENT_TYPES
 from darkroom.ports import ImageQuery
-from darkroom.views import image_record, original_location
+from darkroom.views import holder_of, image_record, original_location
 
 router = APIRouter(tags=["images"], responses=COMMON)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such image for this owner"}}
@@ -207,7 +207,8 @@ def thumbnail(
 ) -> Response:
     svc = services(request)
     image = owned(svc, image_id, principal)
-    key = image.thumbnail
+    holder = holder_of(image, svc.runtime.catalog)  # a duplicate shows its holder's thumbnail
+    key = holder.thumbnail if holder is not None else None
     if key and size is not None:
         key = f"{key.rsplit('/', 1)[0]}/{size}.jpg"
     if not key or not svc.runtime.blobs.exists(key):

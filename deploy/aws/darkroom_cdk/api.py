@@ -175,8 +175,12 @@ def build_api(
     # A presigned upload URL is its own credential (an HMAC-signed grant): no key, no user.
     presigned = upload.add_resource("presigned").add_resource("{token}")
     presigned.add_method("PUT", integration, **open_route)
-    for path in ("health", "docs", "openapi.json"):
-        root.add_resource(path).add_method("GET", integration, **open_route)
+    for path in ("health", "docs", "redoc", "openapi.json"):
+        open_resource = root.add_resource(path)
+        open_resource.add_method("GET", integration, **open_route)
+        if path == "docs":  # the docs pages' own scripts and styles (routes/docs.py)
+            assets = open_resource.add_resource("assets").add_resource("{name}")
+            assets.add_method("GET", integration, **open_route)
     plans = {}
     for name, plan in DEFAULT_PLANS.items():
         plans[name] = rest_api.add_usage_plan(

@@ -1,0 +1,80 @@
+"""`darkroom search`: images by words or by a picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from darkroom.cli.common import JsonOption, runtime
+from darkroom.cli.output import (
+    console,
+    data_table,
+    fail,
+    id_column,
+    json_line,
+    path_column,
+    with_note,
+)
+from darkroom.domain.errors import Rejected
+from darkroom.views import image_record
+
+
+def search(
+    query: Annotated[str | None, typer.Argument(help="words to find")] = None,
+    like: Annotated[
+        Path | None,
+        typer.Option("--like", exists=True, dir_okay=False, help="a picture to find others like"),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    min_score: Annotated[
+        float | None, typer.Option(help="similarity threshold (default: the embedder's)")
+    ] = None,
+    class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find images by words, or by a picture (--like). Best first; nothing when nothing fits."""
+    rt = runtime()
+    if (query is None) == (like is None):
+        fail("give words to find, or --like FILE (one of them)")
+    filters = {"class_name": class_name} if class_name else None
+    owner = rt.settings.owner
+    try:
+        if like is not None:
+            hits = rt.search.like_picture(owner, str(like), limit, min_score, filters)
+        else:
+            assert query is not None
+            hits = rt.search.by_text(owner, query, limit, min_score, filters)
+    except Rejected as exc:
+        fail(f"{like}: {exc}")
+        return
+    images = {image.id: image for image in rt.catalog.images_by_ids([h.image_id for h in hits])}
+    found = [(hit, images[hit.image_id]) for hit in hits if hit.image_id in images]
+    if as_json:
+        for hit, image in found:
+            json_line(
+                {
+                    "image_id": hit.image_id,
+                    "score": hit.score,
+                    "scores": hit.sources,
+                    **image_record(image, rt.blobs, rt.catalog),
+                }
+            )
+        return
+    if not found:
+        console.print("nothing found")
+        return
+    table = data_table(f"{len(found)} found")
+    table.add_column("score", no_wrap=True)
+    id_column(table, "image_id")
+    table.add_column("class", no_wrap=True)
+    path_column(table, "file (location)")
+    for hit, image in found:
+        table.add_row(
+            f"{hit.score:.3f}",
+            image.id,
+            image.class_name or "",
+            with_note(image.filename, image.location, style="dim"),
+        )
+    console.print(table)
