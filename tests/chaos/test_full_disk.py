@@ -22,6 +22,8 @@ from tests import images
 from tests.conftest import drain
 from tests.server import make_server, wait_final
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
