@@ -16,6 +16,7 @@ from rich.table import Table
 
 from darkroom import logs
 from darkroom.cli import ingest as ingest_cli
+from darkroom.cli.catalogue import print_catalogue
 from darkroom.cli.output import console, fail, json_line
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.records import ImageStatus
@@ -89,6 +90,7 @@ def ingest(
         ingest_cli.print_json(report, rt)
     else:
         ingest_cli.print_table(report)
+        print_catalogue(report, rt)
     raise typer.Exit(1 if report.failed else 0)
 
 

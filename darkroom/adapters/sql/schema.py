@@ -217,3 +217,14 @@ analyses = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("image_id", "version", name="uq_analyses_version"),
 )
+
+# What images are found by as facets (colour=red, category=dress, brand=...): one row per value.
+facets = Table(
+    "facets",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("family", String(64), primary_key=True),
+    Column("value", String(128), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Index("ix_facets_owner_family_value", "owner", "family", "value"),
+)
