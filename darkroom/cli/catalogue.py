@@ -8,6 +8,7 @@ from rich.table import Table
 
 from darkroom.cli.ingest import Report
 from darkroom.cli.output import console
+from darkroom.engine.facets import check_filters
 from darkroom.wiring import Runtime
 
 MAX_ROWS = 200
@@ -65,3 +66,25 @@ def print_catalogue(report: Report, runtime: Runtime) -> None:
     console.print(table)
     if len(rows) > MAX_ROWS:
         console.print(f"  ... and {len(rows) - MAX_ROWS} more (darkroom images show ID)")
+
+
+def parse_facets(given: list[str]) -> dict[str, list[str]]:
+    """`--facet colour=red --facet colour=blue,green --facet category=dress`."""
+    found: dict[str, list[str]] = {}
+    for item in given:
+        family, equals, values = item.partition("=")
+        if not equals:
+            raise ValueError(f"--facet {item!r}: write FAMILY=VALUE, e.g. colour=red")
+        found.setdefault(family.strip(), []).extend(values.split(","))
+    return check_filters(found)
+
+
+def print_facets(counts: dict[str, dict[str, int]]) -> None:
+    if not counts:
+        return
+    table = Table(title="facets")
+    table.add_column("facet")
+    table.add_column("values (count)")
+    for family, values in counts.items():
+        table.add_row(family, ", ".join(f"{value} ({n})" for value, n in values.items()))
+    console.print(table)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from darkroom import logs
 from darkroom.cli import ingest as ingest_cli
-from darkroom.cli.catalogue import print_catalogue
+from darkroom.cli.catalogue import parse_facets, print_catalogue, print_facets
 from darkroom.cli.output import console, fail, json_line
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.records import ImageStatus
@@ -174,6 +174,16 @@ def search(
         float | None, typer.Option(help="similarity threshold (default: the embedder's)")
     ] = None,
     class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
+    facet: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--facet",
+            help="FAMILY=VALUE[,VALUE] (repeatable): AND across families, OR within one",
+        ),
+    ] = None,
+    show_facets: Annotated[
+        bool, typer.Option("--facets", help="count each facet's values among the answers")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Find images by words, or by a picture (--like). Best first; nothing when nothing fits."""
@@ -183,18 +193,25 @@ def search(
     filters = {"class_name": class_name} if class_name else None
     owner = rt.settings.owner
     try:
+        facets = parse_facets(facet or [])
         if like is not None:
-            hits = rt.search.like_picture(owner, str(like), limit, min_score, filters)
+            found = rt.search.like_picture_faceted(
+                owner, str(like), facets, limit, min_score, filters
+            )
         else:
             assert query is not None
-            hits = rt.search.by_text(owner, query, limit, min_score, filters)
+            found = rt.search.by_text_faceted(owner, query, facets, limit, min_score, filters)
     except Rejected as exc:
         fail(f"{like}: {exc}")
         return
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    hits = found.hits
     images = {image.id: image for image in rt.catalog.images_by_ids([h.image_id for h in hits])}
-    found = [(hit, images[hit.image_id]) for hit in hits if hit.image_id in images]
+    shown = [(hit, images[hit.image_id]) for hit in hits if hit.image_id in images]
     if as_json:
-        for hit, image in found:
+        for hit, image in shown:
             json_line(
                 {
                     "image_id": hit.image_id,
@@ -203,18 +220,22 @@ def search(
                     **image_record(image, rt.blobs, rt.catalog),
                 }
             )
+        if show_facets:
+            json_line({"facets": found.facets})
         return
-    if not found:
+    if not shown:
         console.print("nothing found")
         return
-    table = Table(title=f"{len(found)} found")
+    table = Table(title=f"{len(shown)} found")
     for column in ("score", "image_id", "file", "class", "location"):
         table.add_column(column)
-    for hit, image in found:
+    for hit, image in shown:
         table.add_row(
             f"{hit.score:.3f}", image.id, image.filename, image.class_name or "", image.location
         )
     console.print(table)
+    if show_facets or facets:
+        print_facets(found.facets)
 
 
 @keys_app.command("create")

@@ -26,6 +26,7 @@ def check_filters(filters: FacetFilters) -> dict[str, list[str]]:
     """The filters as {family: [values]}; ValueError saying what is wrong with one."""
     checked: dict[str, list[str]] = {}
     for family, values in filters.items():
+        family = family.strip().lower()
         if not FAMILY.match(family):
             raise ValueError(
                 f"facet {family!r}: a facet is lowercase letters, digits and '_', at most 40"
