@@ -64,6 +64,12 @@ def nearest_name(lab: Any) -> str:
     return _NAMES[int(np.argmin(((_PALETTE_LAB - lab) ** 2).sum(axis=1)))]
 
 
+def _nearest(points: Any, centres: Any) -> Any:
+    """Index of the nearest centre for each point (squared distances expanded: no n*k*d array)."""
+    gaps = (centres**2).sum(axis=1)[None, :] - 2.0 * points @ centres.T
+    return np.argmin(gaps, axis=1)
+
+
 def kmeans(points: Any, k: int, seed: int = 0, rounds: int = 25) -> tuple[Any, Any]:
     """(centres (k', d), label per point): k-means++ seeding, Lloyd rounds; k' <= k when the
     points have fewer distinct values."""
@@ -76,20 +82,17 @@ def kmeans(points: Any, k: int, seed: int = 0, rounds: int = 25) -> tuple[Any, A
             break
         centres.append(points[rng.choice(len(points), p=gaps / gaps.sum())])
     at = np.array(centres, dtype=np.float32)
-    labels = np.zeros(len(points), dtype=np.int64)
     for _ in range(rounds):
-        labels = np.argmin(((points[:, None, :] - at[None]) ** 2).sum(-1), axis=1)
-        moved = np.array(
-            [
-                points[labels == i].mean(axis=0) if (labels == i).any() else at[i]
-                for i in range(len(at))
-            ],
-            dtype=np.float32,
-        )
+        labels = _nearest(points, at)
+        counts = np.bincount(labels, minlength=len(at)).astype(np.float32)
+        sums = np.zeros_like(at)
+        np.add.at(sums, labels, points)
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], at)
+        moved = moved.astype(np.float32)
         if np.allclose(moved, at, atol=0.05):
             break
         at = moved
-    return at, labels
+    return at, _nearest(points, at)
 
 
 def background_mask(lab: Any, tolerance: float, ring: int = 2) -> Any:

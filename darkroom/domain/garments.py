@@ -41,8 +41,9 @@ def _choices(family: Family, enums: bool) -> dict[str, Any]:
 
 def answer_schema(vocabulary: Vocabulary, *, enums: bool = True) -> dict[str, Any]:
     """The schema of a garments answer. With enums (what the model is shown) every value must be
-    the vocabulary's; without (what answers are validated against) any string passes, so words
-    outside the vocabulary reach `map_answer`, which maps or drops them."""
+    the vocabulary's and every family is named; without (what answers are validated against)
+    any string passes and families may be left out or unknown, so words outside the vocabulary
+    reach `map_answer`, which maps or drops them, instead of costing another request."""
     category: dict[str, Any] = {"type": "string", "description": vocabulary.category.description}
     if enums:
         category["enum"] = list(vocabulary.category.values)
@@ -55,8 +56,7 @@ def answer_schema(vocabulary: Vocabulary, *, enums: bool = True) -> dict[str, An
             "attributes": {
                 "type": "object",
                 "properties": attributes,
-                "required": list(attributes),
-                "additionalProperties": False,
+                **({"required": list(attributes), "additionalProperties": False} if enums else {}),
             },
         },
         "required": ["category", "confidence", "attributes"],

@@ -14,7 +14,9 @@ Providers:
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -134,10 +136,18 @@ def by_clip(
     return output
 
 
+_missing: dict[str, float] = {}  # clip options -> when they last named no usable model
+RECHECK_SECONDS = 60.0  # a model pulled while a worker runs is used within a minute
+
+
 def _clip_if_installed(ctx: StepContext, settings: GarmentsSettings) -> Embedder | None:
+    key = json.dumps(settings.clip, sort_keys=True, default=str)
+    if time.monotonic() - _missing.get(key, -RECHECK_SECONDS) < RECHECK_SECONDS:
+        return None  # looking again for every picture costs more than the rest of the recipe
     try:
         embedder = ctx.ports.providers.embedder("clip", settings.clip)
     except (ValueError, LookupError, ImportError):  # no model pulled, or no onnxruntime
+        _missing[key] = time.monotonic()
         return None
     return embedder if embedder.embed_texts(["a"]) is not None else None
 
