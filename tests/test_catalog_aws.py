@@ -116,3 +116,24 @@ def test_a_percent_encoded_key_finds_its_object(stack: Stack, rt: Runtime) -> No
     assert image.filename == "a b.png"
     [event] = inventory(stack)
     assert (event["detail"]["width"], event["detail"]["height"]) == (600, 400)
+
+
+def test_deploy_synth_with_the_catalog_recipe(tmp_path: Path) -> None:
+    from tests.test_deploy import synthesize
+
+    synth = synthesize({"recipe": "catalog"}, tmp_path)
+    machine = synth.one("AWS::StepFunctions::StateMachine")
+    definition = json.dumps(machine["DefinitionString"])
+    assert all(step in definition for step in ("standardise", "garments", "colours", "inventory"))
+    synth.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "Name": "darkroom-dev-InventoryImageProcessed",
+            "EventPattern": {
+                "source": [{"prefix": "darkroom."}],
+                "detail-type": ["InventoryImageProcessed"],
+            },
+        },
+    )
+    environment = synth.functions()["processor"]["Environment"]["Variables"]
+    assert environment["DARKROOM_RECIPE"] == "catalog"
