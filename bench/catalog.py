@@ -115,7 +115,7 @@ def darkroom_images_per_second(files: dict[Path, str], home: Path) -> tuple[floa
 
 
 def run(quick: bool) -> list[Row]:
-    count, megapixels = (8, 2.0) if quick else (16, 6.0)
+    count, megapixels = (4, 1.0) if quick else (16, 6.0)
     with tempfile.TemporaryDirectory() as tmp:
         files = write_garments(Path(tmp) / "clothes", count, megapixels)
         ours, our_right = darkroom_images_per_second(files, Path(tmp) / "darkroom")
