@@ -7,19 +7,14 @@ blue ones there are, while choosing a category narrows the colours counted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+
+from darkroom.domain.vocabulary import FAMILY_NAME
 
 FacetFilters = Mapping[str, Sequence[str]]  # family -> values
-FAMILY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+FAMILY = FAMILY_NAME  # a facet family is named as a vocabulary family is
 MAX_VALUES = 20  # per family in a filter
 POOL = 1000  # candidates a faceted search counts and filters over
-
-
-@dataclass(frozen=True)
-class FacetCounts:
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # family -> value -> count
 
 
 def check_filters(filters: FacetFilters) -> dict[str, list[str]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from darkroom.domain.analysis import words
+from darkroom.domain.vocabulary import FAMILY_NAME as FAMILY
 from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSettings
 from darkroom.steps.embed import index_metadata
 
@@ -20,6 +21,14 @@ class IndexSettings(StepSettings):
         description="upload metadata keys that are search facets too (brand, size...); "
         "steps add their own (a `facets` mapping in their output: colour, category...)",
     )
+
+    @field_validator("facets")
+    @classmethod
+    def _facet_names(cls, names: list[str]) -> list[str]:
+        wrong = [name for name in names if not FAMILY.match(name)]
+        if wrong:
+            raise ValueError(f"{wrong}: a facet is lowercase letters, digits and '_', at most 40")
+        return names
 
 
 def facets_of(ctx: StepContext, settings: IndexSettings) -> dict[str, list[str]]:
