@@ -280,6 +280,22 @@ class TextIndex(Protocol):
     ) -> list[VectorHit]: ...
 
 
+class FacetIndex(Protocol):
+    """What images are filtered and counted by beside a search: family -> values per image
+    (colour: red, white; category: dress; brand: ...)."""
+
+    def put(self, owner: str, image_id: str, facets: dict[str, list[str]]) -> None:
+        """Replace the image's facets with these."""
+        ...
+
+    def delete(self, image_id: str) -> None: ...
+    def of(self, owner: str, image_ids: Sequence[str]) -> dict[str, dict[str, set[str]]]:
+        """image id -> family -> values, for the owner's images among `image_ids`."""
+        ...
+
+    def families(self, owner: str) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class AnalyzerAnswer:
     result: dict[str, Any]  # valid against the schema it was asked for
@@ -295,10 +311,17 @@ class Analyzer(Protocol):
     model: str
 
     def analyze(
-        self, picture: bytes, media_type: str, prompt: str, schema: dict[str, Any]
+        self,
+        picture: bytes,
+        media_type: str,
+        prompt: str,
+        schema: dict[str, Any],
+        accept: dict[str, Any] | None = None,
     ) -> AnalyzerAnswer:
-        """Raises darkroom.domain.errors.Permanent when retrying cannot help (no key, a refused
-        key, answers that never fit the schema); other errors are worth retrying later."""
+        """`accept`, when given, is the (looser) schema answers are validated against; the model
+        is shown `schema`. Raises darkroom.domain.errors.Permanent when retrying cannot help (no
+        key, a refused key, answers that never fit the schema); other errors are worth retrying
+        later."""
         ...
 
 

@@ -14,6 +14,7 @@ from darkroom.adapters.local.webhooks import Target, Webhooks
 from darkroom.adapters.sql.catalog import SqlCatalog
 from darkroom.adapters.sql.claims import SqlClaims
 from darkroom.adapters.sql.database import Database
+from darkroom.adapters.sql.facets import SqlFacetIndex
 from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
 from darkroom.adapters.sql.queue import SqlQueue
@@ -169,6 +170,7 @@ def build(settings: Settings | None = None) -> Runtime:
     providers = ProviderRegistry(batch_across_threads=settings.worker_threads > 1)
     recipes = RecipeBook(settings.recipes_dir)
     vectors, text = indexes_for(db, settings.vectors)
+    facets = SqlFacetIndex(db)
     ports = StepPorts(
         blobs=blobs,
         catalog=catalog,
@@ -177,6 +179,7 @@ def build(settings: Settings | None = None) -> Runtime:
         vectors=vectors,
         text=text,
         detections=detections,
+        facets=facets,
     )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
@@ -207,6 +210,7 @@ def build(settings: Settings | None = None) -> Runtime:
             settings.embedder,
             settings.embedder_options,
             text_embedder=settings.text_embedder,
+            facets=facets,
         ),
         engine=engine,
         intake=intake,

@@ -9,7 +9,8 @@ shares no word with the query.
 
 Scripted misbehaviour, one step per request, then good answers again: `fail(429,
 retry_after="1")`, `fail(500)`, `fail(401)`, `stall(seconds)` (past the client's timeout),
-`malformed()`, `invalid()` (an answer that breaks the schema).
+`malformed()`, `invalid()` (an answer that breaks the schema), `reply(answer)` (this JSON
+answer, a dict, or raw text, whatever the picture shows).
 """
 
 from __future__ import annotations
@@ -156,6 +157,10 @@ class FakeModelService:
         self.script.append(("invalid", None))
         return self
 
+    def reply(self, answer: dict[str, Any] | str) -> FakeModelService:
+        self.script.append(("reply", answer))
+        return self
+
     # serving
 
     def start(self) -> FakeModelService:
@@ -212,14 +217,16 @@ class FakeModelService:
         if path.endswith("/embeddings"):
             return 200, {}, self.embeddings(body)
         if path.endswith("/chat/completions"):
-            return 200, {}, self.chat(body, action)
+            return 200, {}, self.chat(body, action, argument)
         if path.endswith("/v1/messages"):
-            return 200, {}, self.messages(body, action)
+            return 200, {}, self.messages(body, action, argument)
         return 404, {}, error(404)
 
-    def analysis(self, picture: bytes, action: str) -> Any:
+    def analysis(self, picture: bytes, action: str, argument: Any = None) -> Any:
         scene, size = scene_of(picture)
         self.pictures.append((scene, size))
+        if action == "reply":
+            return argument
         answer = dict(SCENES[scene])
         answer["tags"] = [*answer["tags"], *self.extra_tags]
         if action == "invalid":  # tags as one string, and no summary
@@ -227,11 +234,13 @@ class FakeModelService:
             del answer["summary"]
         return answer
 
-    def chat(self, body: dict[str, Any], action: str) -> dict[str, Any]:
+    def chat(self, body: dict[str, Any], action: str, argument: Any = None) -> dict[str, Any]:
         parts = body["messages"][0]["content"]
         url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
-        answer = self.analysis(base64.b64decode(url.split("base64,", 1)[1]), action)
+        answer = self.analysis(base64.b64decode(url.split("base64,", 1)[1]), action, argument)
         content = '{"category": "pet", "summary": "A cat' if action == "malformed" else None
+        if isinstance(answer, str):
+            content = answer
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -252,10 +261,10 @@ class FakeModelService:
             "usage": {"prompt_tokens": 900, "completion_tokens": 80, "total_tokens": 980},
         }
 
-    def messages(self, body: dict[str, Any], action: str) -> dict[str, Any]:
+    def messages(self, body: dict[str, Any], action: str, argument: Any = None) -> dict[str, Any]:
         blocks = body["messages"][0]["content"]
         image = next(b for b in blocks if b["type"] == "image")
-        answer = self.analysis(base64.b64decode(image["source"]["data"]), action)
+        answer = self.analysis(base64.b64decode(image["source"]["data"]), action, argument)
         tool = body["tool_choice"]["name"]
         content: list[dict[str, Any]]
         if action == "malformed":  # prose with broken JSON instead of the tool call

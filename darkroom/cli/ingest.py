@@ -225,5 +225,8 @@ def ingest(
     if as_json:
         print_json(report, rt)
     else:
+        from darkroom.cli.catalogue import print_catalogue  # it reads this module's Report
+
         print_table(report)
+        print_catalogue(report, rt)
     raise typer.Exit(1 if report.failed else 0)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from darkroom.cli.catalogue import parse_facets, print_facets
 from darkroom.cli.common import JsonOption, runtime
 from darkroom.cli.output import (
     console,
@@ -32,6 +33,16 @@ def search(
         float | None, typer.Option(help="similarity threshold (default: the embedder's)")
     ] = None,
     class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
+    facet: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--facet",
+            help="FAMILY=VALUE[,VALUE] (repeatable): AND across families, OR within one",
+        ),
+    ] = None,
+    show_facets: Annotated[
+        bool, typer.Option("--facets", help="count each facet's values among the answers")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Find images by words, or by a picture (--like). Best first; nothing when nothing fits."""
@@ -41,14 +52,21 @@ def search(
     filters = {"class_name": class_name} if class_name else None
     owner = rt.settings.owner
     try:
+        facets = parse_facets(facet or [])
         if like is not None:
-            hits = rt.search.like_picture(owner, str(like), limit, min_score, filters)
+            faceted = rt.search.like_picture_faceted(
+                owner, str(like), facets, limit, min_score, filters
+            )
         else:
             assert query is not None
-            hits = rt.search.by_text(owner, query, limit, min_score, filters)
+            faceted = rt.search.by_text_faceted(owner, query, facets, limit, min_score, filters)
     except Rejected as exc:
         fail(f"{like}: {exc}")
         return
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    hits = faceted.hits
     images = {image.id: image for image in rt.catalog.images_by_ids([h.image_id for h in hits])}
     found = [(hit, images[hit.image_id]) for hit in hits if hit.image_id in images]
     if as_json:
@@ -61,6 +79,8 @@ def search(
                     **image_record(image, rt.blobs, rt.catalog),
                 }
             )
+        if show_facets:
+            json_line({"facets": faceted.facets})
         return
     if not found:
         console.print("nothing found")
@@ -78,3 +98,5 @@ def search(
             with_note(image.filename, image.location, style="dim"),
         )
     console.print(table)
+    if show_facets or facets:
+        print_facets(faceted.facets)

@@ -348,7 +348,7 @@ class Engine:
 
     def _step_events(self, image: Image, step: CompiledStep, result: StepResult) -> list[Event]:
         key = f"{image.job_id}:{step.name}"
-        origin = step.definition.name
+        origin = result.source or step.definition.name
         found = [
             make_event(origin, step.definition.event, self._detail(image, **result.output), key=key)
         ]

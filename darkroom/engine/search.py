@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import imaging
-from darkroom.ports import Embedder, Providers, TextIndex, VectorHit, VectorIndex
+from darkroom.engine import facets as facet_rules
+from darkroom.engine.facets import FacetFilters
+from darkroom.ports import Embedder, FacetIndex, Providers, TextIndex, VectorHit, VectorIndex
 from darkroom.settings import Limits
 
 log = logging.getLogger("darkroom.search")
@@ -24,6 +26,14 @@ class Hit:
     image_id: str
     score: float
     sources: dict[str, float] = field(default_factory=dict)  # score from each kind of search
+
+
+@dataclass(frozen=True)
+class Faceted:
+    """A faceted search's answer: the hits and, per family, value -> count."""
+
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
 
 
 def fuse(rankings: dict[str, list[VectorHit]], limit: int) -> list[Hit]:
@@ -48,6 +58,7 @@ class Search:
         embedder: str = "descriptor",
         embedder_options: dict[str, Any] | None = None,
         text_embedder: str | None = None,
+        facets: FacetIndex | None = None,
     ) -> None:
         self.vectors = vectors
         self.text = text
@@ -58,6 +69,7 @@ class Search:
         # Words may be searched in another space than pictures: `http` embeds the analyses,
         # while "looks like" keeps the picture embedder.
         self.text_embedder_name = text_embedder
+        self.facets = facets
 
     def embedder(self) -> Embedder:
         return self.providers.embedder(self.embedder_name, self.embedder_options)
@@ -159,3 +171,49 @@ class Search:
             for h in hits
             if h.image_id != exclude
         ][:limit]
+
+    # Faceted: the same searches over a pool of candidates, filtered by facets and counted.
+
+    def faceted(self, owner: str, hits: list[Hit], facets: FacetFilters, limit: int) -> Faceted:
+        if self.facets is None:
+            return Faceted(hits[:limit] if not facets else [], {})
+        ids = [hit.image_id for hit in hits]
+        kept, counts = facet_rules.select(ids, self.facets.of(owner, ids), facets)
+        chosen = set(kept)
+        return Faceted([hit for hit in hits if hit.image_id in chosen][:limit], counts)
+
+    def by_text_faceted(
+        self,
+        owner: str,
+        query: str,
+        facets: FacetFilters,
+        limit: int = 10,
+        min_score: float | None = None,
+        filters: dict[str, str] | None = None,
+    ) -> Faceted:
+        pool = self.by_text(owner, query, facet_rules.POOL, min_score, filters)
+        return self.faceted(owner, pool, facets, limit)
+
+    def like_image_faceted(
+        self,
+        owner: str,
+        image_id: str,
+        facets: FacetFilters,
+        limit: int = 10,
+        min_score: float | None = None,
+        filters: dict[str, str] | None = None,
+    ) -> Faceted | None:
+        pool = self.like_image(owner, image_id, facet_rules.POOL, min_score, filters)
+        return None if pool is None else self.faceted(owner, pool, facets, limit)
+
+    def like_picture_faceted(
+        self,
+        owner: str,
+        picture: imaging.Source,
+        facets: FacetFilters,
+        limit: int = 10,
+        min_score: float | None = None,
+        filters: dict[str, str] | None = None,
+    ) -> Faceted:
+        pool = self.like_picture(owner, picture, facet_rules.POOL, min_score, filters)
+        return self.faceted(owner, pool, facets, limit)

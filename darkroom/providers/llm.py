@@ -131,13 +131,25 @@ class LlmAnalyzer:
             return f"{self.name}: no API key; set {self.key_hint}"
         return f"{self.name}: no API key; set {LLM_KEY_WAYS}"
 
+    @property
+    def configured(self) -> bool:
+        """Worth asking: a key is set, or the server is one's own (which may need none)."""
+        return self.has_key or self.custom_server
+
     def analyze(
-        self, picture: bytes, media_type: str, prompt: str, schema: dict[str, Any]
+        self,
+        picture: bytes,
+        media_type: str,
+        prompt: str,
+        schema: dict[str, Any],
+        accept: dict[str, Any] | None = None,
     ) -> AnalyzerAnswer:
+        """`accept`: the schema answers are held to, when looser than the one the model is given
+        (a caller that maps words outside an enum itself); default: `schema`."""
         missing = self.missing_key()
         if missing is not None:
             raise MissingKey(missing)
-        validator = Draft202012Validator(schema)
+        validator = Draft202012Validator(accept if accept is not None else schema)
         started = time.monotonic()
         image = base64.b64encode(picture).decode("ascii")
         messages = self.wire.opening(image, media_type, prompt, schema)

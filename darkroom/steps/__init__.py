@@ -8,14 +8,18 @@ from typing import Any
 from darkroom.steps import (
     analyze,
     classify,
+    colours,
     content_hash,
     detect,
     embed,
+    garments,
     index,
+    inventory,
     normalize,
     notify,
     organize,
     record,
+    standardise,
     thumbnail,
     validate,
 )
@@ -36,6 +40,10 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         embed,
         index,
         analyze,
+        standardise,
+        garments,
+        colours,
+        inventory,
     )
 }
 

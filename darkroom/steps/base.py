@@ -13,6 +13,7 @@ from darkroom.ports import (
     BlobStore,
     Catalog,
     DetectionLog,
+    FacetIndex,
     Notifier,
     Providers,
     TextIndex,
@@ -36,6 +37,7 @@ class StepPorts:
     vectors: VectorIndex
     text: TextIndex
     detections: DetectionLog
+    facets: FacetIndex | None = None  # search facets, where the catalog keeps them
 
 
 @dataclass
@@ -60,6 +62,9 @@ class StepResult:
     image: dict[str, Any] = field(default_factory=dict)  # fields to set on the image record
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (detail-type, detail)
     finish: ImageStatus | None = None  # end the recipe here with this final status
+    # The origin of this step's events (their source is darkroom.<origin>) when not the step's
+    # name: a recipe may announce under its own name (`darkroom.catalog`).
+    source: str | None = None
 
 
 S = TypeVar("S", bound=StepSettings)

@@ -231,3 +231,14 @@ claims = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_claims_expires", "expires_at"),
 )
+
+# What images are found by as facets (colour=red, category=dress, brand=...): one row per value.
+facets = Table(
+    "facets",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("family", String(64), primary_key=True),
+    Column("value", String(128), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Index("ix_facets_owner_family_value", "owner", "family", "value"),
+)

@@ -16,6 +16,7 @@ from darkroom.api.schemas import ImageOut
 from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import Rejected
+from darkroom.engine.facets import check_filters
 from darkroom.engine.search import Hit
 
 router = APIRouter(tags=["search"], responses=COMMON)
@@ -28,6 +29,10 @@ class SearchHit(ImageOut):
 
 class SearchResults(BaseModel):
     items: list[SearchHit]
+    facets: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="per facet family, value -> count among this query's answers",
+    )
 
 
 class SimilarById(BaseModel):
@@ -37,16 +42,40 @@ class SimilarById(BaseModel):
     limit: int = Field(default=10, ge=1, le=200)
     min_score: float | None = Field(default=None, ge=-1, le=1)
     class_: str | None = Field(default=None, alias="class", max_length=64)
+    facets: dict[str, list[str]] = Field(
+        default_factory=dict, description="facet filters: family -> values (any of them)"
+    )
 
 
-def _results(request: Request, svc: Services, hits: list[Hit]) -> dict[str, Any]:
+def _results(
+    request: Request,
+    svc: Services,
+    hits: list[Hit],
+    facets: dict[str, dict[str, int]] | None = None,
+) -> dict[str, Any]:
     images = {i.id: i for i in svc.runtime.catalog.images_by_ids([h.image_id for h in hits])}
     items = [
         {**image_out(request, svc, images[h.image_id]), "score": h.score, "scores": h.sources}
         for h in hits
         if h.image_id in images
     ]
-    return {"items": items}
+    return {"items": items, "facets": facets or {}}
+
+
+_SEARCH_PARAMETERS = {"q", "class", "limit", "min_score"}
+
+
+def facet_filters(request: Request) -> dict[str, list[str]]:
+    """Every other query parameter is a facet filter: `colour=red&colour=blue` (or
+    `colour=red,blue`) is either colour; families combine with AND."""
+    found: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in _SEARCH_PARAMETERS:
+            found.setdefault(name, []).extend(value.split(","))
+    try:
+        return check_filters(found)
+    except ValueError as exc:
+        raise invalid(("query",), str(exc)) from None
 
 
 @router.get("/search", response_model=SearchResults, response_model_by_alias=True)
@@ -59,11 +88,18 @@ def search(
     principal: Principal = Depends(authenticate),
 ) -> dict[str, Any]:
     """Images whose words (file name, class, labels, captions, tags) hold every word of `q`,
-    fused with text-to-image vectors when the embedder has a text side. Best first."""
+    fused with text-to-image vectors when the embedder has a text side. Best first.
+
+    Any other parameter filters by a facet (`colour=red&category=dress`: AND across families,
+    OR within one, repeated or comma-separated), and `facets` counts each family's values among
+    the answers (for a family, over the answers that pass the other families' filters)."""
     svc = services(request)
+    facets = facet_filters(request)
     filters = {"class_name": class_name} if class_name else None
-    hits = svc.runtime.search.by_text(principal.owner, q, limit, min_score, filters)
-    return _results(request, svc, hits)
+    found = svc.runtime.search.by_text_faceted(
+        principal.owner, q, facets, limit, min_score, filters
+    )
+    return _results(request, svc, found.hits, found.facets)
 
 
 SIMILAR_BODY: dict[str, Any] = {
@@ -117,19 +153,24 @@ async def similar(request: Request, principal: Principal = Depends(authenticate)
         ):
             raise HTTPException(404, f"no image {body.image_id!r}")
         filters = {"class_name": body.class_} if body.class_ else None
-        hits = await run_in_threadpool(
-            svc.runtime.search.like_image,
+        try:
+            facets = check_filters(body.facets)
+        except ValueError as exc:
+            raise invalid(("body", "facets"), str(exc)) from None
+        found = await run_in_threadpool(
+            svc.runtime.search.like_image_faceted,
             principal.owner,
             body.image_id,
+            facets,
             body.limit,
             body.min_score,
             filters,
         )
-        if hits is None:
+        if found is None:
             raise HTTPException(
                 404, "that image has no vector yet (still processing, or not embedded)"
             )
-        return await run_in_threadpool(_results, request, svc, hits)
+        return await run_in_threadpool(_results, request, svc, found.hits, found.facets)
     if media == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=5)
         file = form.get("file")

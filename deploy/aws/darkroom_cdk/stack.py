@@ -23,6 +23,13 @@ from darkroom_cdk.workflow import build_messaging, build_state_machine
 INTERFACE_ENDPOINTS = ["sqs", "events", "sns"]  # S3 and DynamoDB use free gateway endpoints
 
 
+def announcements(recipe: CompiledRecipe) -> tuple[str, ...]:
+    """What the recipe announces downstream (the inventory step's InventoryImageProcessed)."""
+    return tuple(
+        sorted({s.definition.event for s in recipe.steps if s.definition.name == "inventory"})
+    )
+
+
 def uses_provider(recipe: CompiledRecipe, provider: str) -> bool:
     return any(step.settings.model_dump().get("provider") == provider for step in recipe.steps)
 
@@ -50,7 +57,7 @@ class DarkroomStack(Stack):
             Tags.of(self).add(key, value)
         rekognition = uses_provider(recipe, "rekognition")
         storage = build_storage(self, options, recipe.recipe.max_deliveries)
-        messaging = build_messaging(self, options)
+        messaging = build_messaging(self, options, announcements(recipe))
         endpoints = INTERFACE_ENDPOINTS + (["rekognition"] if rekognition else [])
         database = build_database(self, options, endpoints)
         rest_api = build_rest_api(self, options)

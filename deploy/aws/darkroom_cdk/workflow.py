@@ -33,7 +33,11 @@ class Messaging:
     events_log: logs.LogGroup
 
 
-def build_messaging(scope: Construct, options: Options) -> Messaging:
+def build_messaging(
+    scope: Construct, options: Options, announced: tuple[str, ...] = ()
+) -> Messaging:
+    """`announced`: detail types the recipe announces to systems downstream (the catalog's
+    InventoryImageProcessed): each gets a rule of its own for them to add targets to."""
     bus = events.EventBus(scope, "Bus", event_bus_name=options.name)
     uncertain = sns.Topic(
         scope,
@@ -71,6 +75,18 @@ def build_messaging(scope: Construct, options: Options) -> Messaging:
             rule_id,
             event_bus=bus,
             description=f"example: every {detail_type} event into {events_log.log_group_name}",
+            event_pattern=events.EventPattern(
+                source=events.Match.prefix(EVENT_SOURCE_PREFIX), detail_type=[detail_type]
+            ),
+            targets=[targets.CloudWatchLogGroup(events_log)],
+        )
+    for detail_type in announced:
+        events.Rule(
+            scope,
+            f"{detail_type}Rule",
+            event_bus=bus,
+            rule_name=f"{options.name}-{detail_type}",
+            description=f"{detail_type} events for downstream systems: add your targets here",
             event_pattern=events.EventPattern(
                 source=events.Match.prefix(EVENT_SOURCE_PREFIX), detail_type=[detail_type]
             ),
