@@ -109,3 +109,13 @@ def wait_final(client: httpx.Client, image_id: str, timeout: float = 60) -> dict
             return record  # type: ignore[no-any-return]
         time.sleep(0.1)
     raise TimeoutError(f"image {image_id} not final: {record['status']}")
+
+
+def colour_pets_server(tmp: Path, **settings: str) -> Server:
+    """A server whose default recipe is the tests' colour-pets (a tint is the class: fast)."""
+    from tests.conftest import COLOUR_PETS
+
+    recipes = tmp / "recipes"
+    recipes.mkdir(exist_ok=True)
+    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
+    return make_server(tmp, recipes_dir=str(recipes), recipe="colour-pets", **settings)

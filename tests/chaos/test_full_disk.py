@@ -20,7 +20,7 @@ from darkroom.settings import Settings
 from darkroom.wiring import build
 from tests import images
 from tests.conftest import drain
-from tests.server import make_server, wait_final
+from tests.server import colour_pets_server, wait_final
 
 pytestmark = pytest.mark.slow
 
@@ -91,18 +91,7 @@ def test_a_job_that_hits_a_full_disk_waits_and_then_completes(
 def test_uploads_to_a_full_disk_answer_507_and_keep_nothing(
     small_disk: Path, tmp_path: Path
 ) -> None:
-    from tests.conftest import COLOUR_PETS
-
-    recipes = tmp_path / "recipes"
-    recipes.mkdir()
-    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
-    server = make_server(
-        tmp_path,
-        storage=f"file://{small_disk}",
-        recipes_dir=str(recipes),
-        recipe="colour-pets",
-        default_plan="unlimited",
-    )
+    server = colour_pets_server(tmp_path, storage=f"file://{small_disk}", default_plan="unlimited")
     server.create_key("alice", "alice")
     server.start(workers=1)
     try:

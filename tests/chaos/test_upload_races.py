@@ -14,23 +14,15 @@ import httpx
 import pytest
 
 from tests import images
-from tests.server import Server, make_server, wait_final
+from tests.server import Server, colour_pets_server, wait_final
 
 TRIALS = 6
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("races")
-    recipes = tmp / "recipes"
-    recipes.mkdir()
-    from tests.conftest import COLOUR_PETS
-
-    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
-    srv = make_server(
-        tmp,
-        recipes_dir=str(recipes),
-        recipe="colour-pets",
+    srv = colour_pets_server(
+        tmp_path_factory.mktemp("races"),
         default_plan="unlimited",
         max_json_upload_bytes="200000",
     )
