@@ -14,9 +14,11 @@ from darkroom.adapters.sql.catalog import SqlCatalog
 from darkroom.adapters.sql.database import Database
 from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
+from darkroom.adapters.sql.portraits import SqlPortraitStore
 from darkroom.adapters.sql.queue import SqlQueue
 from darkroom.adapters.sql.vector_shard import GraphOptions
 from darkroom.adapters.sql.vectors import EmbeddedVectorIndex
+from darkroom.engine.consent import ConsentGate
 from darkroom.engine.intake import Intake
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
@@ -60,6 +62,7 @@ class Runtime:
     search: Search
     engine: Engine
     intake: Intake
+    portraits: SqlPortraitStore | None = None  # consents and portrait requests
 
     def close(self) -> None:
         self.db.dispose()
@@ -164,6 +167,7 @@ def build(settings: Settings | None = None) -> Runtime:
     providers = ProviderRegistry(batch_across_threads=settings.worker_threads > 1)
     recipes = RecipeBook(settings.recipes_dir)
     vectors, text = indexes_for(db, settings.vectors)
+    portraits = SqlPortraitStore(db)
     ports = StepPorts(
         blobs=blobs,
         catalog=catalog,
@@ -172,10 +176,19 @@ def build(settings: Settings | None = None) -> Runtime:
         vectors=vectors,
         text=text,
         detections=detections,
+        consents=portraits,
     )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
-    intake = Intake(catalog, queue, blobs, recipes, settings.limits, outbox)
+    intake = Intake(
+        catalog,
+        queue,
+        blobs,
+        recipes,
+        settings.limits,
+        outbox,
+        admissions=[ConsentGate(portraits, providers)],
+    )
     return Runtime(
         settings=settings,
         db=db,
@@ -203,4 +216,5 @@ def build(settings: Settings | None = None) -> Runtime:
         ),
         engine=engine,
         intake=intake,
+        portraits=portraits,
     )

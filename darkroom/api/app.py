@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from darkroom import __version__
 from darkroom.api.middleware import BodyLimit, RequestMetrics
-from darkroom.api.routes import admin, images, ops, search, uploads, webhooks
+from darkroom.api.routes import admin, consents, images, ops, portraits, search, uploads, webhooks
 from darkroom.api.services import Services
 from darkroom.wiring import Runtime
 
@@ -27,6 +27,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         webhooks.router,
         admin.router,
         ops.router,
+        consents.router,
+        portraits.router,
     ):
         app.include_router(router)
     max_upload = settings.limits.max_bytes

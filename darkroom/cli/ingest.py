@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -60,6 +61,7 @@ def run_ingest(
     owner: str,
     concurrency: int,
     show_progress: bool,
+    metadata: dict[str, Any] | None = None,
 ) -> Report:
     settings = runtime.settings
     files = collect(paths, settings.home)
@@ -84,7 +86,7 @@ def run_ingest(
         with progress:
             task = progress.add_task("accepting", total=len(files), rate="")
             for path in files:
-                accepted = runtime.intake.accept_path(path, owner, recipe)
+                accepted = runtime.intake.accept_path(path, owner, recipe, metadata)
                 images[path] = accepted.image
                 if accepted.new:
                     fresh.add(accepted.image.id)

@@ -18,9 +18,11 @@ from darkroom import logs
 from darkroom.cli import ingest as ingest_cli
 from darkroom.cli.output import console, fail, json_line
 from darkroom.domain.errors import RecipeError, Rejected
+from darkroom.domain.portraits import ConsentRefused, check_user_id
 from darkroom.domain.records import ImageStatus
 from darkroom.engine import dlq as dead_letters
 from darkroom.engine import lifecycle
+from darkroom.engine.consent import InvalidPortraitRequest, erase_visitor
 from darkroom.engine.worker import WorkerPool
 from darkroom.ports import ImageQuery
 from darkroom.providers.model_catalog import CatalogModel
@@ -69,6 +71,11 @@ def ingest(
     ] = ingest_cli.default_concurrency(),
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    user_id: Annotated[
+        str | None, typer.Option("--user-id", help="portraits: the visitor (needs their consent)")
+    ] = None,
+    style: Annotated[str | None, typer.Option(help="portraits: the style asked for")] = None,
+    gender: Annotated[str | None, typer.Option(help="portraits: the gender of the figure")] = None,
 ) -> None:
     """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
     rt = runtime()
@@ -77,19 +84,61 @@ def ingest(
         rt.recipes.get(name)
     except RecipeError as exc:
         fail(str(exc))
-    report = ingest_cli.run_ingest(
-        rt,
-        paths,
-        recipe=name,
-        owner=rt.settings.owner,
-        concurrency=concurrency,
-        show_progress=not quiet,
-    )
+    asked = {"user_id": user_id, "style": style, "gender": gender}
+    metadata = {key: value for key, value in asked.items() if value is not None}
+    try:
+        report = ingest_cli.run_ingest(
+            rt,
+            paths,
+            recipe=name,
+            owner=rt.settings.owner,
+            concurrency=concurrency,
+            show_progress=not quiet,
+            metadata=metadata or None,
+        )
+    except (ConsentRefused, InvalidPortraitRequest) as exc:
+        fail(str(exc))
     if as_json:
         ingest_cli.print_json(report, rt)
     else:
         ingest_cli.print_table(report)
     raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def consent(
+    user_id: Annotated[str, typer.Argument(help="the visitor's id, as the kiosk knows it")],
+    name: Annotated[str | None, typer.Option(help="the visitor's name")] = None,
+    withdraw: Annotated[
+        bool, typer.Option("--withdraw", help="withdraw: erase the visitor's pictures")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a visitor's consent for the portraits recipe (for DARKROOM_OWNER), or withdraw it."""
+    rt = runtime()
+    assert rt.portraits is not None
+    owner = rt.settings.owner
+    try:
+        check_user_id(user_id)
+    except ValueError as exc:
+        fail(str(exc))
+    answer = rt.portraits.record_consent(owner, user_id, name, not withdraw, "cli").to_json()
+    if withdraw:
+        erased = erase_visitor(
+            rt.portraits,
+            rt.catalog,
+            rt.blobs,
+            rt.outbox,
+            owner,
+            user_id,
+            (rt.vectors, rt.text),
+            rt.detections,
+        )
+        answer["erased"] = erased.to_json()
+    if as_json:
+        json_line(answer)
+    else:
+        console.print(answer)
 
 
 @app.command()

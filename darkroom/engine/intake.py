@@ -4,17 +4,19 @@ written in one transaction. Nothing is answered as accepted before both are dura
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 
 from darkroom.domain.events import make_event
 from darkroom.domain.ids import new_id, stable_id
 from darkroom.domain.records import Image, ImageStatus, Job
 from darkroom.engine.outbox import Outbox
-from darkroom.engine.recipes import RecipeBook
+from darkroom.engine.recipes import CompiledRecipe, RecipeBook
 from darkroom.imaging import EXTENSIONS
 from darkroom.ports import BlobStore, Catalog, Queue
 from darkroom.settings import Limits
@@ -60,6 +62,21 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class Admission(Protocol):
+    """A check some recipes make before anything is stored (the portraits recipe's consent)."""
+
+    def admit(
+        self, recipe: CompiledRecipe, owner: str, image_id: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The metadata to store (completed, when the check knows more), or raise to refuse:
+        nothing is stored then."""
+        ...
+
+    def recorded(self, recipe: CompiledRecipe, image: Image) -> None:
+        """Called inside the transaction that records the image."""
+        ...
+
+
 class Intake:
     def __init__(
         self,
@@ -69,7 +86,9 @@ class Intake:
         recipes: RecipeBook,
         limits: Limits,
         outbox: Outbox,
+        admissions: Sequence[Admission] = (),
     ) -> None:
+        self.admissions = tuple(admissions)
         self.outbox = outbox
         self.catalog = catalog
         self.queue = queue
@@ -77,12 +96,16 @@ class Intake:
         self.recipes = recipes
         self.limits = limits
 
-    def accept_path(self, path: Path, owner: str, recipe: str) -> Accepted:
+    def accept_path(
+        self, path: Path, owner: str, recipe: str, metadata: dict[str, Any] | None = None
+    ) -> Accepted:
         """A file from disk. The same path with the same content is the same image on every run,
         so a killed ingest that is run again stores and queues nothing twice."""
         path = path.resolve()
         sha256 = sha256_file(path)
         key = f"file:{path}:{sha256}"
+        if metadata:  # the same selfie for another visitor or style is another image
+            key += ":" + hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()
         existing = self.catalog.find_image(owner, key)
         if existing is not None:
             return Accepted(existing, new=False)
@@ -96,6 +119,7 @@ class Intake:
                 idempotency_key=key,
                 size=path.stat().st_size,
                 sha256=sha256,
+                metadata=metadata,
             )
 
     def accept_stream(
@@ -113,13 +137,17 @@ class Intake:
         metadata: dict[str, object] | None = None,
         image_id: str | None = None,
     ) -> Accepted:
-        self.recipes.get(recipe)  # an unknown recipe is refused before anything is stored
+        compiled = self.recipes.get(
+            recipe
+        )  # an unknown recipe is refused before anything is stored
         if idempotency_key is not None:
             existing = self.catalog.find_image(owner, idempotency_key)
             if existing is not None:
                 return Accepted(existing, new=False)
         if image_id is None:
             image_id = stable_id(owner, idempotency_key) if idempotency_key else new_id()
+        for admission in self.admissions:
+            metadata = admission.admit(compiled, owner, image_id, dict(metadata or {}))
         name = display_name(filename)
         image = Image(
             id=image_id,
@@ -201,6 +229,10 @@ class Intake:
         )
         with self.catalog.atomic():
             self.catalog.add_image(image)
+            if self.admissions and image.location:
+                compiled = self.recipes.get(image.recipe)
+                for admission in self.admissions:
+                    admission.recorded(compiled, image)
             if enqueue:
                 self.queue.enqueue(job)
             self.catalog.add_events([received])

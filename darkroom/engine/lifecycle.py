@@ -29,7 +29,7 @@ class Conflict(Exception):
 
 
 def derived_prefixes(image: Image) -> list[str]:
-    return [f"thumbnails/{image.owner}/{image.id}/"]
+    return [f"thumbnails/{image.owner}/{image.id}/", f"portraits/{image.owner}/{image.id}/"]
 
 
 def remove_files(

@@ -8,14 +8,17 @@ from typing import Any
 from darkroom.steps import (
     analyze,
     classify,
+    consent,
     content_hash,
     detect,
     embed,
+    face,
     index,
     normalize,
     notify,
     organize,
     record,
+    stylise,
     thumbnail,
     validate,
 )
@@ -36,6 +39,9 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         embed,
         index,
         analyze,
+        consent,
+        face,
+        stylise,
     )
 }
 

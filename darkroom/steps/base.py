@@ -12,6 +12,7 @@ from darkroom.domain.records import Image, ImageStatus, Job
 from darkroom.ports import (
     BlobStore,
     Catalog,
+    ConsentLog,
     DetectionLog,
     Notifier,
     Providers,
@@ -36,6 +37,7 @@ class StepPorts:
     vectors: VectorIndex
     text: TextIndex
     detections: DetectionLog
+    consents: ConsentLog | None = None  # the portraits recipe's consent check
 
 
 @dataclass

@@ -24,6 +24,8 @@ from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
 from darkroom.domain.ids import new_id
+from darkroom.domain.portraits import ConsentRefused
+from darkroom.engine.consent import InvalidPortraitRequest
 from darkroom.engine.intake import Accepted as Intake
 from darkroom.engine.intake import presigned_key
 from darkroom.ports import DirectUploads
@@ -123,6 +125,10 @@ def _accept(
         )
     except RecipeError as exc:
         raise invalid(("body", "recipe"), str(exc)) from None
+    except ConsentRefused as exc:  # a consent-checked recipe (portraits): nothing was stored
+        raise HTTPException(403, str(exc)) from None
+    except InvalidPortraitRequest as exc:
+        raise invalid(("body", "metadata", exc.field), str(exc)) from None
 
 
 def _metadata(text: str | None) -> dict[str, Any]:
