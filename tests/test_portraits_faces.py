@@ -61,7 +61,7 @@ def test_astronaut_is_cropped_around_her_face(runtime: Runtime, tmp_path: Path) 
     # The crop is the face box grown by half its size on each side: twice as wide and high.
     crop = crop_of(runtime, outputs)
     assert abs(crop.width - 2 * width * 512) <= 2 and abs(crop.height - 2 * height * 512) <= 2
-    cl, ct, cw, ch = face["crop_box"]
+    cl, ct, _, _ = face["crop_box"]
     assert cl == pytest.approx(left - width / 2, abs=0.005)
     assert ct == pytest.approx(top - height / 2, abs=0.005)
     assert image.labels and image.labels[0].name == "face"
@@ -81,7 +81,7 @@ def test_of_two_faces_the_larger_is_cropped_and_both_counted(
     assert image.status is ImageStatus.COMPLETED, image.error
     face = outputs["face"]
     assert face["faces"] == 2
-    left, top, width, _ = face["face"]["box"]
+    left, _, width, _ = face["face"]["box"]
     assert left > 256 / 768, "Grace Hopper (right, full size) has the larger face"
     assert width * 768 > 150  # hers is about 250 px wide; the small astronaut's about 50
     # At the top her padded box reaches past the picture: clamped to 0.

@@ -81,7 +81,7 @@ def test_throttling_is_retried_honouring_retry_after(fake: FakeEndpoint) -> None
 def test_server_errors_past_the_retries_are_worth_retrying_later(fake: FakeEndpoint) -> None:
     for _ in range(3):
         fake.fail(500)
-    with pytest.raises(ServiceUnavailable, match="HTTP 500.*after 3 attempts"):
+    with pytest.raises(ServiceUnavailable, match=r"HTTP 500.*after 3 attempts"):
         stylist(fake, max_retries=2).stylise(face_crop(), "classic", None)
 
 
@@ -90,13 +90,13 @@ def test_a_timeout_is_retried_then_reported(fake: FakeEndpoint) -> None:
     made = stylist(fake, timeout_seconds=0.5, max_retries=1).stylise(face_crop(), "casual", None)
     assert made.attempts == 2
     fake.stall(1.5)
-    with pytest.raises(ServiceUnavailable, match="no answer within 0.5 s"):
+    with pytest.raises(ServiceUnavailable, match=r"no answer within 0.5 s"):
         stylist(fake, timeout_seconds=0.5, max_retries=0).stylise(face_crop(), "casual", None)
 
 
 def test_a_refused_request_fails_at_once_with_the_reason(fake: FakeEndpoint) -> None:
     fake.refuse(400, "style 'disco' is not supported by this model")
-    with pytest.raises(Permanent, match="HTTP 400.*disco.*not supported"):
+    with pytest.raises(Permanent, match=r"HTTP 400.*disco.*not supported"):
         stylist(fake).stylise(face_crop(), "disco", None)
     assert len(fake.requests) == 1  # never retried
 
@@ -258,7 +258,7 @@ def test_blend_into_a_template_folder(tmp_path: Path) -> None:
 def test_a_template_without_a_face_needs_its_region(tmp_path: Path) -> None:
     folder = tmp_path / "templates"
     faces.save_jpeg(faces.no_face(), folder / "cafe.jpg")
-    with pytest.raises(ValueError, match="no face found in cafe.jpg"):
+    with pytest.raises(ValueError, match=r"no face found in cafe.jpg"):
         BlendStylist({"templates": str(folder)})
     (folder / "cafe.json").write_text(json.dumps({"face": [100, 60, 120, 150]}))
     made = BlendStylist({"templates": str(folder)}).stylise(face_crop(), "cafe", None)
