@@ -13,6 +13,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import TYPE_CHECKING, Protocol
 
 from darkroom.adapters.sql.queue import worker_name
+from darkroom.engine.retention import expire_runtime
 from darkroom.settings import Settings
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def _release_orphans(runtime: Runtime) -> None:
 
 def _housekeeping(runtime: Runtime, stop: Stop) -> None:
     last_release = time.monotonic()
+    last_expiry = 0.0
     while not stop.wait(HOUSEKEEPING_SECONDS):
         try:
             runtime.outbox.sweep()
@@ -116,6 +118,9 @@ def _housekeeping(runtime: Runtime, stop: Stop) -> None:
             if time.monotonic() - last_release > 10:
                 _release_orphans(runtime)
                 last_release = time.monotonic()
+            if time.monotonic() - last_expiry > 60:  # portraits past their retention period
+                expire_runtime(runtime)
+                last_expiry = time.monotonic()
         except Exception:
             log.exception("housekeeping failed; trying again")
 

@@ -146,6 +146,40 @@ class SqlPortraitStore:
             row = conn.execute(query).first()
         return PortraitRow(_request(row), row.status, row.updated_at, row.error) if row else None
 
+    def selfies_due(self, before: float, limit: int = 500) -> list[PortraitRequest]:
+        """Requests older than `before` whose selfie and crop are still kept."""
+        table = t.portrait_requests
+        query = (
+            select(table)
+            .where(and_(table.c.created_at < before, table.c.selfie_expired_at.is_(None)))
+            .order_by(table.c.created_at)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [_request(row) for row in conn.execute(query)]
+
+    def mark_selfies_expired(self, image_ids: list[str]) -> None:
+        table = t.portrait_requests
+        with self.db.atomic() as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.image_id.in_(image_ids))
+                .values(selfie_expired_at=time.time())
+            )
+
+    def requests_older_than(self, before: float, limit: int = 500) -> list[PortraitRequest]:
+        table = t.portrait_requests
+        query = (
+            select(table).where(table.c.created_at < before).order_by(table.c.created_at)
+        ).limit(limit)
+        with self.db.read() as conn:
+            return [_request(row) for row in conn.execute(query)]
+
+    def delete_request(self, image_id: str) -> None:
+        table = t.portrait_requests
+        with self.db.atomic() as conn:
+            conn.execute(delete(table).where(table.c.image_id == image_id))
+
     def delete_requests(self, owner: str, user_id: str) -> int:
         table = t.portrait_requests
         with self.db.atomic() as conn:

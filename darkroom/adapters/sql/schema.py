@@ -245,5 +245,7 @@ portrait_requests = Table(
     Column("style", String(64), nullable=False),
     Column("gender", String(32)),
     Column("created_at", Float, nullable=False),
+    Column("selfie_expired_at", Float),  # the selfie and crop removed (retention), result kept
     Index("ix_portrait_requests_visitor", "owner", "user_id", "created_at"),
+    Index("ix_portrait_requests_created", "created_at"),
 )
