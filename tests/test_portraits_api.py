@@ -124,6 +124,29 @@ def test_no_consent_no_upload_and_nothing_stored(server: Server) -> None:
         assert kiosk.get(f"/users/{path_of('never-agreed')}/portraits").json() == {"items": []}
 
 
+def test_a_withdrawal_before_the_put_refuses_it(server: Server) -> None:
+    with server.client("kiosk") as kiosk:
+        consent(kiosk, "changed-mind")
+        answer = ask(kiosk, "changed-mind").json()
+        before = input_files(server)
+        assert kiosk.delete(f"/consents/{path_of('changed-mind')}").json()["erased"] == {
+            "selfies": 0,
+            "crops": 0,
+            "results": 0,
+            "requests": 1,
+        }
+        refused = put_selfie(answer, faces.astronaut())
+        assert refused.status_code == 403, refused.text
+        assert input_files(server) == before
+        assert kiosk.get(f"/images/{answer['job_id']}").status_code == 404
+        nameless = kiosk.post(
+            "/upload",
+            files={"file": ("me.jpg", jpeg(faces.astronaut()), "image/jpeg")},
+            data={"recipe": "portraits", "metadata": json.dumps({"style": "casual"})},
+        )
+        assert nameless.status_code == 403 and "names no visitor" in nameless.text
+
+
 def test_an_unknown_style_is_refused_with_the_known_ones(server: Server) -> None:
     with server.client("kiosk") as kiosk:
         consent(kiosk, "stylish")

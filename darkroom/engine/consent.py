@@ -108,6 +108,11 @@ class ConsentGate:
             metadata.update(
                 {USER_ID: promised.user_id, STYLE: promised.style, GENDER: promised.gender}
             )
+        if metadata.get(USER_ID) is None:  # no visitor, no consent: refused, not malformed
+            raise ConsentRefused(
+                "the upload names no visitor (metadata user_id), or its portrait request was "
+                "erased when consent was withdrawn"
+            )
         try:
             user_id = check_user_id(metadata.get(USER_ID))
         except ValueError as exc:
