@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import Field, field_validator
 
 from darkroom.adapters.sql.portraits import SqlPortraitStore
-from darkroom.api.errors import COMMON
+from darkroom.api.errors import COMMON, invalid
 from darkroom.api.routes.uploads import services
 from darkroom.api.schemas import Strict
 from darkroom.api.security import Principal, authenticate
@@ -90,5 +90,5 @@ def delete(
     try:
         check_user_id(user_id)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise invalid(("path", "user_id"), str(exc)) from None
     return withdraw(services(request), principal, user_id)

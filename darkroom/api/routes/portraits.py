@@ -95,7 +95,11 @@ def _row(svc: Services, principal: Principal, job_id: str) -> PortraitRow:
 @router.post(
     "/portraits",
     status_code=201,
-    responses={403: {"description": "no current consent"}, 422: {"description": "bad request"}},
+    responses={
+        403: {"description": "no current consent"},
+        415: {"description": "not an accepted media type"},
+        422: {"description": "bad request"},
+    },
     summary="Ask for a portrait: answers a presigned PUT for the selfie and the job's id",
 )
 def ask(
