@@ -75,7 +75,9 @@ def wait_job(client: httpx.Client, job_id: str, timeout: float = 90) -> dict[str
 
 
 def portrait_files(server: Server) -> list[Path]:
-    return [p for p in (server.home / "portraits").rglob("*") if p.is_file()]
+    """Face crops and portraits."""
+    folders = (server.home / "faces", server.home / "portraits")
+    return [p for folder in folders for p in folder.rglob("*") if p.is_file()]
 
 
 def input_files(server: Server) -> list[Path]:
@@ -248,6 +250,7 @@ def test_the_kiosk_flow_latest_result_history_and_erasure(server: Server) -> Non
                 assert kiosk.get(f"/images/{image_id}").status_code == 404
                 assert not [p for p in input_files(server) if image_id in p.name]
                 assert not (server.home / "portraits" / "shop-a" / image_id).exists()
+                assert not (server.home / "faces" / "shop-a" / image_id).exists()
             assert kiosk.get(f"{users}/portrait").status_code == 404
             assert kiosk.get(f"{users}/portraits").json() == {"items": []}
             assert kiosk.get(f"/portraits/{theirs['job_id']}").json()["status"] == "completed"

@@ -58,4 +58,5 @@ def test_ingest_selfies_for_a_visitor(
         "results": 1,
         "requests": 2,
     }
-    assert not [p for p in (settings.home / "portraits").rglob("*") if p.is_file()]
+    for folder in ("faces", "portraits", "input"):
+        assert not [p for p in (settings.home / folder).rglob("*") if p.is_file()]

@@ -111,7 +111,8 @@ def test_no_face_is_rejected_at_once(runtime: Runtime, tmp_path: Path) -> None:
     assert time.monotonic() - started < 15  # one attempt, no retries, no hang
     assert "stylise" not in outputs and "face" not in outputs
     assert runtime.catalog.step_failures(image.job_id) == {}  # not retried: final
-    assert not list((runtime.settings.home / "portraits").rglob("*.jpg"))
+    assert not list(runtime.settings.home.glob("faces/**/*.jpg"))
+    assert not list(runtime.settings.home.glob("portraits/**/*.jpg"))
 
 
 # Rekognition DetectFaces -----------------------------------------------------------------
@@ -193,3 +194,4 @@ steps:
     assert face["faces"] == 2  # the unsure one is under min_confidence
     assert face["face"]["box"] == [0.0, 0.1, 0.35, 0.5]  # clamped at the left edge
     assert face["crop_box"][0] == 0.0
+    assert face["crop"] == f"faces/default/{image.id}/face.jpg"

@@ -23,7 +23,7 @@ from darkroom.providers.blend import BlendStylist
 from darkroom.providers.http_calls import ServiceUnavailable
 from darkroom.providers.model_endpoint import HttpEndpointStylist, SageMakerStylist
 from darkroom.providers.portrait_templates import BUILTIN_STYLES
-from darkroom.wiring import Runtime
+from darkroom.wiring import Runtime, build
 from tests import faces
 from tests.conftest import drain
 from tests.fake_portrait_endpoint import MODEL_VERSION, FakeEndpoint, transformed
@@ -263,3 +263,20 @@ def test_a_template_without_a_face_needs_its_region(tmp_path: Path) -> None:
     (folder / "cafe.json").write_text(json.dumps({"face": [100, 60, 120, 150]}))
     made = BlendStylist({"templates": str(folder)}).stylise(face_crop(), "cafe", None)
     assert Image.open(io.BytesIO(made.image)).size == faces.no_face().size
+
+
+def test_the_builtin_recipe_uses_the_endpoint_the_settings_name(
+    runtime: Runtime, fake: FakeEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One recipe everywhere: `auto` is the blend offline and the endpoint once one is set."""
+    image, outputs = run_one(runtime, tmp_path, "portraits")
+    assert image.status is ImageStatus.COMPLETED and outputs["stylise"]["provider"] == "blend"
+    monkeypatch.setenv("DARKROOM_PORTRAITS_ENDPOINT_URL", fake.url)
+    configured = build(runtime.settings)  # providers are built once per process: a new one
+    try:
+        image, outputs = run_one(configured, tmp_path / "again", "portraits", style="evening")
+    finally:
+        configured.close()
+    assert image.status is ImageStatus.COMPLETED, image.error
+    assert outputs["stylise"]["provider"] == f"endpoint:{fake.url}"
+    assert fake.requests and fake.requests[-1]["style"] == "evening"

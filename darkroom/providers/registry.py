@@ -123,7 +123,26 @@ EMBEDDERS: dict[str, EmbedderFactory] = {
     "http": _http_embeddings,
 }
 ANALYZERS: dict[str, AnalyzerFactory] = {"llm": _llm}
+
+
+def _auto_stylist(options: dict[str, Any]) -> Stylist:
+    """The model endpoint the settings name (SageMaker by name, else an HTTP URL), else the
+    offline blend: one recipe for a laptop and for AWS. Options are given per provider."""
+    from darkroom.settings import PortraitSettings
+
+    unknown = set(options) - {"blend", "endpoint"}
+    if unknown:
+        raise ValueError(f"auto stylist: unknown options {sorted(unknown)}; known: blend, endpoint")
+    configured = PortraitSettings()
+    if configured.endpoint_name:
+        return _sagemaker(dict(options.get("endpoint", {})))
+    if configured.endpoint_url:
+        return _endpoint(dict(options.get("endpoint", {})))
+    return _blend(dict(options.get("blend", {})))
+
+
 STYLISTS: dict[str, StylistFactory] = {
+    "auto": _auto_stylist,
     "blend": _blend,
     "endpoint": _endpoint,
     "sagemaker": _sagemaker,

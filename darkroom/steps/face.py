@@ -33,7 +33,8 @@ class FaceSettings(StepSettings):
 
 
 def crop_key(owner: str, image_id: str) -> str:
-    return f"portraits/{owner}/{image_id}/face.jpg"
+    # Apart from the portraits: crops expire with the selfies, sooner (an S3 lifecycle prefix).
+    return f"faces/{owner}/{image_id}/face.jpg"
 
 
 def run(ctx: StepContext, settings: FaceSettings) -> StepResult:

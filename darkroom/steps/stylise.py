@@ -25,7 +25,9 @@ class ShoppingLink(BaseModel):
 
 
 class StyliseSettings(StepSettings):
-    provider: str = Field(default="blend", description="stylist: blend, endpoint, sagemaker")
+    provider: str = Field(
+        default="auto", description="stylist: auto (the configured endpoint, else blend), ..."
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="provider settings")
     face_step: str = Field(default="face", description="the step whose crop is used")
     shopping: dict[str, list[ShoppingLink]] = Field(
