@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed (the aws extra)")
 
-from tests.test_deploy import (  # noqa: E402  (puts deploy/aws on the path)
+from tests.test_deploy import (
     CFN_LINT_IGNORED,
     Synthesized,
     function_actions,
@@ -20,7 +20,7 @@ from tests.test_deploy import (  # noqa: E402  (puts deploy/aws on the path)
     synthesize,
 )
 
-from darkroom_cdk.stages import ConfigError  # noqa: E402, I001
+ConfigError = __import__("darkroom_cdk.stages", fromlist=["ConfigError"]).ConfigError
 
 pytestmark = pytest.mark.slow
 
