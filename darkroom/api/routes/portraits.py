@@ -53,6 +53,11 @@ def _time(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch is not None else None
 
 
+def stylised(outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The stylise step's output, whatever the recipe named the step."""
+    return next((o for o in outputs.values() if "result" in o and "style" in o), {})
+
+
 def portrait_out(svc: Services, row: PortraitRow) -> dict[str, Any]:
     """A job as the kiosk sees it; with its portrait's URL, links and provenance once done."""
     request = row.request
@@ -68,7 +73,7 @@ def portrait_out(svc: Services, row: PortraitRow) -> dict[str, Any]:
     if row.status == "completed":
         image = svc.runtime.catalog.get_image(request.image_id, request.owner)
         outputs = svc.runtime.catalog.step_outputs(image.job_id) if image and image.job_id else {}
-        made = next((o for o in outputs.values() if "result" in o and "style" in o), {})
+        made = stylised(outputs)
         face = next((o for o in outputs.values() if "crop" in o), {})
         out.update(
             completed_at=_time(row.updated_at),
@@ -167,7 +172,7 @@ def result(job_id: str, request: Request, principal: Principal = Depends(authent
         raise HTTPException(
             404, f"portrait job {job_id!r} has no result ({row.status or AWAITING_UPLOAD})"
         )
-    made = svc.runtime.catalog.step_outputs(image.job_id).get("stylise", {})
+    made = stylised(svc.runtime.catalog.step_outputs(image.job_id))
     key = made.get("result")
     if not isinstance(key, str) or not svc.runtime.blobs.exists(key):
         raise HTTPException(404, "the portrait is not stored (expired or erased)")
