@@ -57,6 +57,7 @@ def test_ingest_selfies_for_a_visitor(
         "crops": 1,
         "results": 1,
         "requests": 2,
+        "events": 1,  # its PortraitReady
     }
     for folder in ("faces", "portraits", "input"):
         assert not [p for p in (settings.home / folder).rglob("*") if p.is_file()]

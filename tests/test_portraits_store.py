@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from darkroom.domain.portraits import PortraitRequest
 from darkroom.domain.records import Image, ImageStatus
@@ -68,3 +69,27 @@ def test_the_latest_portrait_is_the_latest_completed(runtime: Runtime) -> None:
     assert [row.status for row in history] == [None, "completed", "failed", "completed"]
     assert store.delete_requests("shop-a", VISITOR) == 4
     assert store.portraits("shop-a", VISITOR) == []
+
+
+def test_the_visitors_events_and_deliveries_are_forgotten(runtime: Runtime) -> None:
+    from darkroom.adapters.local.webhooks import Target
+    from darkroom.domain.events import make_event
+
+    store = runtime.portraits
+    assert store is not None
+
+    def ready(owner: str, user_id: str, n: int) -> Any:
+        detail = {"image_id": f"{n:032}", "owner": owner, "user_id": user_id}
+        return make_event("engine", "PortraitReady", detail, key=str(n))
+
+    mine = [ready("shop-a", VISITOR, 1), ready("shop-a", VISITOR, 2)]
+    others = [ready("shop-a", VISITOR + "-2", 3), ready("shop-b", VISITOR, 4)]
+    runtime.catalog.add_events([*mine, *others])
+    for event in [*mine, *others]:
+        owner = event.detail["owner"]
+        target = Target("http://127.0.0.1:9/hook", None, "sub-" + owner, owner)
+        runtime.webhooks.schedule(target, event.detail_type, event.envelope(), event.id)
+    assert store.forget_events("shop-a", VISITOR) == 4  # two events, two deliveries
+    left = {e.id for e in runtime.catalog.pending_events(limit=100)}
+    assert left == {e.id for e in others}
+    assert store.forget_events("shop-a", VISITOR) == 0

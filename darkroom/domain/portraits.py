@@ -76,6 +76,7 @@ class Erasure:
     crops: int = 0
     results: int = 0
     requests: int = 0
+    events: int = 0  # events and webhook deliveries that named the visitor
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -83,4 +84,5 @@ class Erasure:
             "crops": self.crops,
             "results": self.results,
             "requests": self.requests,
+            "events": self.events,
         }

@@ -51,6 +51,7 @@ class PortraitStore(Protocol):
     def add_request(self, request: PortraitRequest) -> None: ...
     def portraits(self, owner: str, user_id: str) -> list[Any]: ...
     def delete_requests(self, owner: str, user_id: str) -> int: ...
+    def forget_events(self, owner: str, user_id: str) -> int: ...
 
 
 def consent_checked(recipe: CompiledRecipe) -> bool:
@@ -166,4 +167,5 @@ def erase_visitor(
                     results += kind == "result"
         delete_image(catalog, blobs, outbox, image, indexes, detections)
     requests = store.delete_requests(owner, user_id)
-    return Erasure(selfies=selfies, crops=crops, results=results, requests=requests)
+    events = store.forget_events(owner, user_id)
+    return Erasure(selfies=selfies, crops=crops, results=results, requests=requests, events=events)

@@ -180,6 +180,29 @@ class SqlPortraitStore:
         with self.db.atomic() as conn:
             conn.execute(delete(table).where(table.c.image_id == image_id))
 
+    def forget_events(self, owner: str, user_id: str) -> int:
+        """The visitor's events (PortraitReady names them) and webhook deliveries of them, sent
+        or not: erasure reaches the outbox and the delivery log too."""
+        events, deliveries = t.events, t.webhook_deliveries
+        with self.db.atomic() as conn:
+            gone = conn.execute(
+                delete(events).where(
+                    and_(
+                        events.c.detail["owner"].as_string() == owner,
+                        events.c.detail["user_id"].as_string() == user_id,
+                    )
+                )
+            ).rowcount
+            gone += conn.execute(
+                delete(deliveries).where(
+                    and_(
+                        deliveries.c.owner == owner,
+                        deliveries.c.payload[("detail", "user_id")].as_string() == user_id,
+                    )
+                )
+            ).rowcount
+        return int(gone or 0)
+
     def delete_requests(self, owner: str, user_id: str) -> int:
         table = t.portrait_requests
         with self.db.atomic() as conn:
