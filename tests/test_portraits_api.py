@@ -150,6 +150,21 @@ def test_a_withdrawal_before_the_put_refuses_it(server: Server) -> None:
         assert nameless.status_code == 403 and "names no visitor" in nameless.text
 
 
+def test_the_generic_presign_is_refused_for_the_recipe(server: Server) -> None:
+    """On S3 storage a generic presigned URL would go straight to the bucket, past intake."""
+    with server.client("kiosk") as kiosk:
+        refused = kiosk.post(
+            "/upload/presign",
+            json={
+                "filename": "me.jpg",
+                "content_type": "image/jpeg",
+                "size": 1000,
+                "recipe": "portraits",
+            },
+        )
+        assert refused.status_code == 422 and "POST /portraits" in refused.text
+
+
 def test_an_unknown_style_is_refused_with_the_known_ones(server: Server) -> None:
     with server.client("kiosk") as kiosk:
         consent(kiosk, "stylish")
