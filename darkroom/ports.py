@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 
 from darkroom.domain.analysis import Analysis
 from darkroom.domain.events import Event
+from darkroom.domain.portraits import Consent
 from darkroom.domain.records import (
     Claim,
     DeadLetter,
@@ -186,6 +187,12 @@ class DetectionLog(Protocol):
     def delete_detection_records(self, image_id: str) -> None: ...
 
 
+class ConsentLog(Protocol):
+    """Visitors' consents (the portraits recipe): the catalogue's tables, or DynamoDB on AWS."""
+
+    def consent(self, owner: str, user_id: str) -> Consent | None: ...
+
+
 class Queue(Protocol):
     """Jobs with expiring claims (visibility timeout), counted deliveries, a dead-letter queue."""
 
@@ -325,9 +332,38 @@ class Analyzer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Stylised:
+    """A styled portrait made from a face crop."""
+
+    image: bytes  # encoded (JPEG or PNG)
+    media_type: str
+    provider: str  # e.g. "endpoint:http://...", "blend"
+    model_version: str | None
+    seconds: float
+    attempts: int
+    links: tuple[dict[str, str], ...] = ()  # shopping links the model answered with
+
+
+class Stylist(Protocol):
+    """Makes a styled, full-body portrait with the face of a crop (the portraits recipe)."""
+
+    name: str
+
+    def styles(self) -> list[str] | None:
+        """The styles it knows, or None when only the model behind it can tell."""
+        ...
+
+    def stylise(self, face: bytes, style: str, gender: str | None) -> Stylised:
+        """Raises darkroom.domain.errors.Permanent when the model refused the request; other
+        errors are worth retrying later."""
+        ...
+
+
 class Providers(Protocol):
     """Models by name, each loaded once per process."""
 
     def detector(self, name: str, options: dict[str, Any]) -> Detector: ...
     def embedder(self, name: str, options: dict[str, Any]) -> Embedder: ...
     def analyzer(self, name: str, options: dict[str, Any]) -> Analyzer: ...
+    def stylist(self, name: str, options: dict[str, Any]) -> Stylist: ...

@@ -165,6 +165,27 @@ class WebhookSettings(BaseSettings):
         return value
 
 
+class PortraitSettings(BaseSettings):
+    """The portraits recipe: its model endpoint, templates, upload URLs and retention."""
+
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_PORTRAITS_", extra="ignore")
+
+    endpoint_url: str | None = Field(
+        default=None, description="model endpoint speaking the SageMaker contract (HTTP)"
+    )
+    endpoint_name: str | None = Field(
+        default=None, description="SageMaker endpoint name (sagemaker-runtime InvokeEndpoint)"
+    )
+    endpoint_region: str | None = None
+    endpoint_timeout_seconds: float = Field(default=60.0, gt=0)
+    templates_dir: Path | None = Field(
+        default=None, description="the blend provider's templates: one picture per style"
+    )
+    upload_ttl_seconds: int = Field(default=300, ge=10, le=3600, description="POST /portraits")
+    selfie_retention_days: float = Field(default=7, gt=0, description="selfies and face crops")
+    result_retention_days: float = Field(default=30, gt=0, description="styled portraits")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DARKROOM_", extra="ignore")
 

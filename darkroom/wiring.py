@@ -17,9 +17,11 @@ from darkroom.adapters.sql.database import Database
 from darkroom.adapters.sql.facets import SqlFacetIndex
 from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
+from darkroom.adapters.sql.portraits import SqlPortraitStore
 from darkroom.adapters.sql.queue import SqlQueue
 from darkroom.adapters.sql.vector_shard import GraphOptions
 from darkroom.adapters.sql.vectors import EmbeddedVectorIndex
+from darkroom.engine.consent import ConsentGate
 from darkroom.engine.intake import Intake
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
@@ -64,6 +66,7 @@ class Runtime:
     search: Search
     engine: Engine
     intake: Intake
+    portraits: SqlPortraitStore | None = None  # consents and portrait requests
 
     def close(self) -> None:
         self.db.dispose()
@@ -171,6 +174,7 @@ def build(settings: Settings | None = None) -> Runtime:
     recipes = RecipeBook(settings.recipes_dir)
     vectors, text = indexes_for(db, settings.vectors)
     facets = SqlFacetIndex(db)
+    portraits = SqlPortraitStore(db)
     ports = StepPorts(
         blobs=blobs,
         catalog=catalog,
@@ -180,11 +184,21 @@ def build(settings: Settings | None = None) -> Runtime:
         text=text,
         detections=detections,
         facets=facets,
+        consents=portraits,
     )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
     claims = SqlClaims(db)
-    intake = Intake(catalog, queue, blobs, recipes, settings.limits, outbox, claims)
+    intake = Intake(
+        catalog,
+        queue,
+        blobs,
+        recipes,
+        settings.limits,
+        outbox,
+        claims,
+        admissions=[ConsentGate(portraits, providers)],
+    )
     return Runtime(
         settings=settings,
         db=db,
@@ -214,4 +228,5 @@ def build(settings: Settings | None = None) -> Runtime:
         ),
         engine=engine,
         intake=intake,
+        portraits=portraits,
     )

@@ -8,7 +8,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from darkroom import __version__
 from darkroom.api import failures
 from darkroom.api.middleware import BodyLimit, RequestMetrics
-from darkroom.api.routes import admin, docs, images, ops, presigned, search, uploads, webhooks
+from darkroom.api.routes import (
+    admin,
+    consents,
+    docs,
+    images,
+    ops,
+    portraits,
+    presigned,
+    search,
+    uploads,
+    webhooks,
+)
 from darkroom.api.services import Services
 from darkroom.wiring import Runtime
 
@@ -38,6 +49,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         admin.router,
         ops.router,
         docs.router,
+        consents.router,
+        portraits.router,
     ):
         app.include_router(router)
     max_upload = settings.limits.max_bytes

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from darkroom import logs
 from darkroom.cli.common import JsonOption, check_recipe_can_run, runtime
-from darkroom.cli.output import console, err, json_line
+from darkroom.cli.output import console, err, fail, json_line
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine.worker import WorkerPool
 from darkroom.views import image_record
@@ -72,6 +72,7 @@ def run_ingest(
     owner: str,
     concurrency: int,
     show_progress: bool,
+    metadata: dict[str, Any] | None = None,
 ) -> Report:
     settings = runtime.settings
     files = collect(paths, settings.home)
@@ -96,7 +97,7 @@ def run_ingest(
         with progress:
             task = progress.add_task("accepting", total=len(files), rate="")
             for path in files:
-                accepted = runtime.intake.accept_path(path, owner, recipe)
+                accepted = runtime.intake.accept_path(path, owner, recipe, metadata)
                 images[path] = accepted.image
                 if accepted.image.status.final:
                     already_done += 1
@@ -200,11 +201,21 @@ def ingest(
     ] = default_concurrency(),
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    user_id: Annotated[
+        str | None, typer.Option("--user-id", help="portraits: the visitor (needs their consent)")
+    ] = None,
+    style: Annotated[str | None, typer.Option(help="portraits: the style asked for")] = None,
+    gender: Annotated[str | None, typer.Option(help="portraits: the gender of the figure")] = None,
 ) -> None:
     """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
+    from darkroom.domain.portraits import ConsentRefused
+    from darkroom.engine.consent import InvalidPortraitRequest
+
     rt = runtime()
     name = recipe or rt.settings.recipe
     check_recipe_can_run(rt, name)
+    asked = {"user_id": user_id, "style": style, "gender": gender}
+    metadata = {key: value for key, value in asked.items() if value is not None}
     try:
         report = run_ingest(
             rt,
@@ -213,7 +224,10 @@ def ingest(
             owner=rt.settings.owner,
             concurrency=concurrency,
             show_progress=not quiet,
+            metadata=metadata or None,
         )
+    except (ConsentRefused, InvalidPortraitRequest) as exc:
+        fail(str(exc))
     except Interrupted as stopped:
         err.print(
             f"interrupted: {stopped.done} done, {stopped.left} left; "

@@ -8,6 +8,7 @@ import typer
 
 from darkroom import __version__
 from darkroom.cli import (
+    consent,
     deploy,
     dlq,
     help,
@@ -36,6 +37,7 @@ app.command()(serve.worker)
 app.command()(serve.serve)
 app.command()(search.search)
 app.command()(reprocess.reprocess)
+app.command()(consent.consent)
 
 
 def _print_version(asked: bool) -> None:

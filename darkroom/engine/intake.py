@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import re
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 
 from darkroom.domain.errors import InProgress, StorageFull
 from darkroom.domain.events import make_event
 from darkroom.domain.ids import new_id, stable_id
 from darkroom.domain.records import Image, ImageStatus, Job
 from darkroom.engine.outbox import Outbox
-from darkroom.engine.recipes import RecipeBook
+from darkroom.engine.recipes import CompiledRecipe, RecipeBook
 from darkroom.imaging import EXTENSIONS
 from darkroom.ports import BlobStore, Catalog, Claims, Queue
 from darkroom.settings import Limits
@@ -76,6 +78,21 @@ def _kind(mode: int) -> str:
     return next((name for test, name in kinds.items() if test(mode)), "not a file")
 
 
+class Admission(Protocol):
+    """A check some recipes make before anything is stored (the portraits recipe's consent)."""
+
+    def admit(
+        self, recipe: CompiledRecipe, owner: str, image_id: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The metadata to store (completed, when the check knows more), or raise to refuse:
+        nothing is stored then."""
+        ...
+
+    def recorded(self, recipe: CompiledRecipe, image: Image) -> None:
+        """Called inside the transaction that records the image."""
+        ...
+
+
 class Intake:
     def __init__(
         self,
@@ -86,7 +103,9 @@ class Intake:
         limits: Limits,
         outbox: Outbox,
         claims: Claims,
+        admissions: Sequence[Admission] = (),
     ) -> None:
+        self.admissions = tuple(admissions)
         self.outbox = outbox
         self.claims = claims
         self.catalog = catalog
@@ -95,7 +114,9 @@ class Intake:
         self.recipes = recipes
         self.limits = limits
 
-    def accept_path(self, path: Path, owner: str, recipe: str) -> Accepted:
+    def accept_path(
+        self, path: Path, owner: str, recipe: str, metadata: dict[str, Any] | None = None
+    ) -> Accepted:
         """A file from disk. The same path with the same content is the same image on every run,
         so a killed ingest that is run again stores and queues nothing twice. Only a regular
         file is read: a FIFO, a device, a broken link or an unreadable file is its own
@@ -113,6 +134,9 @@ class Intake:
                 )
             sha256 = sha256_stream(handle)
             key = f"file:{path}:{sha256}"
+            if metadata:  # the same selfie for another visitor or style is another image
+                digest = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode())
+                key += ":" + digest.hexdigest()
             existing = self.catalog.find_image(owner, key)
             if existing is not None:
                 return Accepted(existing, new=False)
@@ -126,6 +150,7 @@ class Intake:
                 idempotency_key=key,
                 size=info.st_size,
                 sha256=sha256,
+                metadata=metadata,
             )
 
     def _refuse_path(self, path: Path, owner: str, recipe: str, reason: str) -> Accepted:
@@ -160,9 +185,11 @@ class Intake:
         metadata: dict[str, object] | None = None,
         image_id: str | None = None,
     ) -> Accepted:
-        self.recipes.get(recipe)  # an unknown recipe is refused before anything is stored
+        compiled = self.recipes.get(recipe)  # an unknown one is refused before storing
         if image_id is None:
             image_id = stable_id(owner, idempotency_key) if idempotency_key else new_id()
+        for admission in self.admissions:
+            metadata = admission.admit(compiled, owner, image_id, dict(metadata or {}))
         name = display_name(filename)
         image = Image(
             id=image_id,
@@ -287,6 +314,10 @@ class Intake:
         )
         with self.catalog.atomic():
             self.catalog.add_image(image)
+            if self.admissions and image.location:
+                compiled = self.recipes.get(image.recipe)
+                for admission in self.admissions:
+                    admission.recorded(compiled, image)
             if enqueue:
                 self.queue.enqueue(job)
             self.catalog.add_events([received])

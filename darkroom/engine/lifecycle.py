@@ -29,7 +29,12 @@ class Conflict(Exception):
 
 
 def derived_prefixes(image: Image) -> list[str]:
-    return [f"thumbnails/{image.owner}/{image.id}/", f"standardised/{image.owner}/{image.id}/"]
+    return [
+        f"thumbnails/{image.owner}/{image.id}/",
+        f"standardised/{image.owner}/{image.id}/",  # the catalog recipe's standardised copy
+        f"faces/{image.owner}/{image.id}/",  # the portraits recipe's face crops
+        f"portraits/{image.owner}/{image.id}/",  # and its portraits
+    ]
 
 
 def remove_files(

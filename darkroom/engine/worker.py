@@ -13,6 +13,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import TYPE_CHECKING, Protocol
 
 from darkroom.adapters.sql.queue import worker_name
+from darkroom.engine.retention import expire_runtime
 from darkroom.engine.sweep import Swept, sweep
 from darkroom.settings import Settings
 
@@ -133,6 +134,7 @@ def _webhook_dispatcher(runtime: Runtime) -> Dispatcher:
 def _housekeeping(runtime: Runtime, stop: Stop) -> None:
     last_release = time.monotonic()
     last_sweep = float("-inf")  # at start: what the last crash left
+    last_expiry = 0.0
     while not stop.wait(HOUSEKEEPING_SECONDS):
         try:
             runtime.outbox.sweep()
@@ -142,6 +144,9 @@ def _housekeeping(runtime: Runtime, stop: Stop) -> None:
             if time.monotonic() - last_sweep > SWEEP_SECONDS:
                 sweep_orphans(runtime)
                 last_sweep = time.monotonic()
+            if time.monotonic() - last_expiry > 60:  # portraits past their retention period
+                expire_runtime(runtime)
+                last_expiry = time.monotonic()
         except Exception:
             log.exception("housekeeping failed; trying again")
 

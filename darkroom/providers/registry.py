@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from darkroom.ports import Analyzer, Detector, Embedder
+from darkroom.ports import Analyzer, Detector, Embedder, Stylist
 from darkroom.providers.batching import batched
 from darkroom.settings import Settings
 
 DetectorFactory = Callable[[dict[str, Any]], Detector]
 EmbedderFactory = Callable[[dict[str, Any]], Embedder]
 AnalyzerFactory = Callable[[dict[str, Any]], Analyzer]
+StylistFactory = Callable[[dict[str, Any]], Stylist]
 
 
 def _opencv(options: dict[str, Any]) -> Detector:
@@ -84,12 +85,37 @@ def _llm(options: dict[str, Any]) -> Analyzer:
     return LlmAnalyzer(options)
 
 
+def _rekognition_faces(options: dict[str, Any]) -> Detector:
+    from darkroom.providers.rekognition_faces import RekognitionFaceDetector
+
+    return RekognitionFaceDetector(options)
+
+
+def _blend(options: dict[str, Any]) -> Stylist:
+    from darkroom.providers.blend import BlendStylist
+
+    return BlendStylist(options)
+
+
+def _endpoint(options: dict[str, Any]) -> Stylist:
+    from darkroom.providers.model_endpoint import HttpEndpointStylist
+
+    return HttpEndpointStylist(options)
+
+
+def _sagemaker(options: dict[str, Any]) -> Stylist:
+    from darkroom.providers.model_endpoint import SageMakerStylist
+
+    return SageMakerStylist(options)
+
+
 DETECTORS: dict[str, DetectorFactory] = {
     "mobilenet": _mobilenet,
     "opencv": _opencv,
     "onnx": _onnx,
     "rekognition": _rekognition,
     "clip": _clip_detector,
+    "rekognition-faces": _rekognition_faces,
 }
 EMBEDDERS: dict[str, EmbedderFactory] = {
     "descriptor": _descriptor,
@@ -97,6 +123,30 @@ EMBEDDERS: dict[str, EmbedderFactory] = {
     "http": _http_embeddings,
 }
 ANALYZERS: dict[str, AnalyzerFactory] = {"llm": _llm}
+
+
+def _auto_stylist(options: dict[str, Any]) -> Stylist:
+    """The model endpoint the settings name (SageMaker by name, else an HTTP URL), else the
+    offline blend: one recipe for a laptop and for AWS. Options are given per provider."""
+    from darkroom.settings import PortraitSettings
+
+    unknown = set(options) - {"blend", "endpoint"}
+    if unknown:
+        raise ValueError(f"auto stylist: unknown options {sorted(unknown)}; known: blend, endpoint")
+    configured = PortraitSettings()
+    if configured.endpoint_name:
+        return _sagemaker(dict(options.get("endpoint", {})))
+    if configured.endpoint_url:
+        return _endpoint(dict(options.get("endpoint", {})))
+    return _blend(dict(options.get("blend", {})))
+
+
+STYLISTS: dict[str, StylistFactory] = {
+    "auto": _auto_stylist,
+    "blend": _blend,
+    "endpoint": _endpoint,
+    "sagemaker": _sagemaker,
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +181,26 @@ KNOWN = (
         "any ImageNet-style ONNX classifier, class groups to labels",
     ),
     ProviderInfo("rekognition", "detector", ("boto3",), "aws", "Amazon Rekognition DetectLabels"),
+    ProviderInfo(
+        "rekognition-faces", "detector", ("boto3",), "aws", "Amazon Rekognition DetectFaces"
+    ),
+    ProviderInfo(
+        "blend",
+        "stylist",
+        ("cv2",),
+        "",
+        "portraits offline: the face blended into a style template (classic, not generative)",
+    ),
+    ProviderInfo(
+        "endpoint",
+        "stylist",
+        ("httpx",),
+        "",
+        "portraits: a model endpoint speaking the SageMaker contract over HTTP",
+    ),
+    ProviderInfo(
+        "sagemaker", "stylist", ("boto3",), "aws", "portraits: SageMaker InvokeEndpoint by name"
+    ),
     ProviderInfo(
         "descriptor",
         "embedder",
@@ -219,6 +289,7 @@ class ProviderRegistry:
             "detector": dict(DETECTORS),
             "embedding": dict(EMBEDDERS),
             "analyzer": dict(ANALYZERS),
+            "stylist": dict(STYLISTS),
         }
         self._built: dict[tuple[str, str], Any] = {}
 
@@ -230,6 +301,9 @@ class ProviderRegistry:
 
     def analyzer(self, name: str, options: dict[str, Any]) -> Analyzer:
         return self._provider("analyzer", name, options)  # type: ignore[no-any-return]
+
+    def stylist(self, name: str, options: dict[str, Any]) -> Stylist:
+        return self._provider("stylist", name, options)  # type: ignore[no-any-return]
 
     def _provider(self, kind: str, name: str, options: dict[str, Any]) -> Any:
         """Built once per (kind, name, options) and kept: a model loads once per process."""

@@ -9,9 +9,11 @@ from darkroom.steps import (
     analyze,
     classify,
     colours,
+    consent,
     content_hash,
     detect,
     embed,
+    face,
     garments,
     index,
     inventory,
@@ -20,6 +22,7 @@ from darkroom.steps import (
     organize,
     record,
     standardise,
+    stylise,
     thumbnail,
     validate,
 )
@@ -44,6 +47,9 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         garments,
         colours,
         inventory,
+        consent,
+        face,
+        stylise,
     )
 }
 

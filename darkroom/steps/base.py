@@ -12,6 +12,7 @@ from darkroom.domain.records import Image, ImageStatus, Job
 from darkroom.ports import (
     BlobStore,
     Catalog,
+    ConsentLog,
     DetectionLog,
     FacetIndex,
     Notifier,
@@ -38,6 +39,7 @@ class StepPorts:
     text: TextIndex
     detections: DetectionLog
     facets: FacetIndex | None = None  # search facets, where the catalog keeps them
+    consents: ConsentLog | None = None  # the portraits recipe's consent check
 
 
 @dataclass

@@ -242,3 +242,35 @@ facets = Table(
     Column("owner", String(128), nullable=False),
     Index("ix_facets_owner_family_value", "owner", "family", "value"),
 )
+
+# The portraits recipe. A visitor's consent, one row per (owner, visitor): the latest answer, the
+# time it was given and the key that recorded it. User ids are opaque text, never split.
+consents = Table(
+    "consents",
+    metadata,
+    Column("owner", String(128), primary_key=True),
+    Column("user_id", String(1024), primary_key=True),
+    Column("name", Text),  # erased with the visitor's pictures when consent is withdrawn
+    Column("agreed", Boolean, nullable=False),
+    Column("recorded_at", Float, nullable=False),
+    Column("recorded_by", String(16), nullable=False),  # the API key's id (or "cli")
+    Column("agreed_at", Float),
+    Column("withdrawn_at", Float),
+)
+
+# Each portrait asked for: the visitor, style and gender of one image (the selfie). Written when
+# the kiosk asks for an upload URL, or with the image at intake; what erasure and "the latest
+# portrait of a visitor" read.
+portrait_requests = Table(
+    "portrait_requests",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("user_id", String(1024), nullable=False),
+    Column("style", String(64), nullable=False),
+    Column("gender", String(32)),
+    Column("created_at", Float, nullable=False),
+    Column("selfie_expired_at", Float),  # the selfie and crop removed (retention), result kept
+    Index("ix_portrait_requests_visitor", "owner", "user_id", "created_at"),
+    Index("ix_portrait_requests_created", "created_at"),
+)

@@ -24,6 +24,7 @@ from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
 from darkroom.domain.ids import new_id
+from darkroom.engine.consent import consent_checked
 from darkroom.engine.intake import Accepted as Intake
 from darkroom.engine.intake import presigned_key
 from darkroom.ports import DirectUploads
@@ -65,9 +66,14 @@ def presign(
         )
     recipe = body.recipe or svc.settings.recipe
     try:
-        svc.runtime.recipes.get(recipe)
+        compiled = svc.runtime.recipes.get(recipe)
     except RecipeError as exc:
         raise invalid(("body", "recipe"), str(exc)) from None
+    if consent_checked(compiled):  # a URL straight to S3 would skip the consent check
+        raise invalid(
+            ("body", "recipe"),
+            f"recipe {recipe!r} checks the visitor's consent: ask POST /portraits for the URL",
+        )
     expires = time.time() + svc.settings.presign_ttl_seconds
     if isinstance(svc.runtime.blobs, DirectUploads):
         return _presigned_post(

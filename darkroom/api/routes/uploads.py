@@ -18,6 +18,8 @@ from darkroom.api.schemas import ACCEPTED_TYPES, METADATA, Accepted, Links, Uplo
 from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import RecipeError
+from darkroom.domain.portraits import ConsentRefused
+from darkroom.engine.consent import InvalidPortraitRequest
 from darkroom.engine.intake import Accepted as Intake
 from darkroom.imaging import ACCEPTED_NAMES
 
@@ -111,6 +113,10 @@ def _accept(
         )
     except RecipeError as exc:
         raise invalid(("body", "recipe"), str(exc)) from None
+    except ConsentRefused as exc:  # a consent-checked recipe (portraits): nothing was stored
+        raise HTTPException(403, str(exc)) from None
+    except InvalidPortraitRequest as exc:
+        raise invalid(("body", "metadata", exc.field), str(exc)) from None
 
 
 MAX_METADATA_TEXT = 64 * 1024

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_events as events
@@ -72,6 +72,8 @@ class Shared:
     presign_key: str  # DARKROOM_SECRET_KEY, a dynamic reference to a generated secret
     public_url: str
     uses_rekognition: bool
+    detects_faces: bool = False  # rekognition-faces: DetectFaces
+    portrait_endpoint: str | None = None  # the SageMaker endpoint the portraits recipe calls
 
 
 def environment(options: Options, shared: Shared) -> dict[str, str]:
@@ -87,7 +89,11 @@ def environment(options: Options, shared: Shared) -> dict[str, str]:
         "DARKROOM_HOME": "/tmp/darkroom",  # the only writable place in a Lambda
         "POWERTOOLS_SERVICE_NAME": "darkroom",
         "POWERTOOLS_METRICS_NAMESPACE": "darkroom",
-    }
+    } | (
+        {"DARKROOM_PORTRAITS_ENDPOINT_NAME": shared.portrait_endpoint}
+        if shared.portrait_endpoint
+        else {}
+    )
 
 
 def allow(function: lambda_.IFunction, actions: Sequence[str], resources: Sequence[str]) -> None:
@@ -209,3 +215,12 @@ def grant_permissions(functions: Functions, shared: Shared) -> None:
         if shared.uses_rekognition:
             # DetectLabels has no resource-level permissions: "*" is the only resource.
             allow(worker, ["rekognition:DetectLabels"], ["*"])
+        if shared.detects_faces:
+            allow(worker, ["rekognition:DetectFaces"], ["*"])  # no resource-level permissions
+        if shared.portrait_endpoint:
+            endpoint = Stack.of(worker).format_arn(
+                service="sagemaker",
+                resource="endpoint",
+                resource_name=shared.portrait_endpoint.lower(),  # SageMaker's ARNs are lower case
+            )
+            allow(worker, ["sagemaker:InvokeEndpoint"], [endpoint])

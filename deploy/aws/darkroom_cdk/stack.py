@@ -10,7 +10,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from darkroom.domain.errors import RecipeError
+from darkroom.engine.consent import consent_checked
 from darkroom.engine.recipes import CompiledRecipe, RecipeBook
+from darkroom.settings import PortraitSettings
 from darkroom_cdk.api import build_api, build_rest_api, public_url
 from darkroom_cdk.database import build_database
 from darkroom_cdk.functions import Shared, build_functions, environment
@@ -56,9 +58,29 @@ class DarkroomStack(Stack):
         ):
             Tags.of(self).add(key, value)
         rekognition = uses_provider(recipe, "rekognition")
-        storage = build_storage(self, options, recipe.recipe.max_deliveries)
+        detects_faces = uses_provider(recipe, "rekognition-faces")
+        portraits = consent_checked(recipe)
+        if options.portrait_endpoint and not portraits:
+            raise ConfigError(
+                f"context portrait_endpoint: recipe {recipe.name!r} makes no portraits"
+            )
+        retention = PortraitSettings()
+        storage = build_storage(
+            self,
+            options,
+            recipe.recipe.max_deliveries,
+            portrait_retention=(
+                (round(retention.selfie_retention_days), round(retention.result_retention_days))
+                if portraits
+                else None
+            ),
+        )
         messaging = build_messaging(self, options, announcements(recipe))
-        endpoints = INTERFACE_ENDPOINTS + (["rekognition"] if rekognition else [])
+        endpoints = (
+            INTERFACE_ENDPOINTS
+            + (["rekognition"] if rekognition or detects_faces else [])
+            + (["sagemaker.runtime"] if options.portrait_endpoint else [])
+        )
         database = build_database(self, options, endpoints)
         rest_api = build_rest_api(self, options)
         presign_key = secretsmanager.Secret(
@@ -78,6 +100,8 @@ class DarkroomStack(Stack):
             presign_key=presign_key.secret_value.unsafe_unwrap(),
             public_url=public_url(rest_api, options.stage.name),
             uses_rekognition=rekognition,
+            detects_faces=detects_faces,
+            portrait_endpoint=options.portrait_endpoint,
         )
         functions = build_functions(self, options, shared, image_context)
         machine = build_state_machine(self, options, recipe, functions.step, storage)

@@ -146,6 +146,7 @@ class Options:
     alarm_email: str | None = None  # subscribed to the alarms topic
     cognito: bool = False  # a Cognito user pool authorizer in front of the API
     cors_origins: tuple[str, ...] = ("*",)
+    portrait_endpoint: str | None = None  # the portraits recipe's SageMaker endpoint, by name
 
     @property
     def name(self) -> str:
@@ -209,5 +210,6 @@ def options_from_context(get: Any) -> Options:
         notify_email=_optional(get("notify_email")),
         alarm_email=_optional(get("alarm_email")),
         cognito=_flag(get("cognito") or False, "cognito"),
+        portrait_endpoint=_optional(get("portrait_endpoint")),
         cors_origins=tuple(o.strip() for o in origins.split(",")) if origins else ("*",),
     )

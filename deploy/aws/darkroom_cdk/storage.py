@@ -39,7 +39,12 @@ class Storage:
     detection_log: dynamodb.Table
 
 
-def build_storage(scope: Construct, options: Options, max_deliveries: int) -> Storage:
+def build_storage(
+    scope: Construct,
+    options: Options,
+    max_deliveries: int,
+    portrait_retention: tuple[int, int] | None = None,
+) -> Storage:
     stage = options.stage
     dead_letters = sqs.Queue(
         scope,
@@ -62,7 +67,7 @@ def build_storage(scope: Construct, options: Options, max_deliveries: int) -> St
         # The recipe's crash budget: a message received this often without finishing is dead.
         dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=max_deliveries),
     )
-    bucket = build_bucket(scope, options)
+    bucket = build_bucket(scope, options, portrait_retention)
     destination = s3n.SqsDestination(queue)
     # With pipeline=stepfunctions, originals start the state machine through EventBridge.
     image_suffixes = both_cases(IMAGE_SUFFIXES) if options.pipeline == "queue" else []
@@ -98,7 +103,25 @@ def build_storage(scope: Construct, options: Options, max_deliveries: int) -> St
     return Storage(bucket, queue, dead_letters, detection_log)
 
 
-def build_bucket(scope: Construct, options: Options) -> s3.Bucket:
+def portrait_rules(selfie_days: int, result_days: int) -> list[s3.LifecycleRule]:
+    """The portraits recipe's retention: selfies (the originals) and face crops, then the
+    portraits (the housekeeping sweep's periods, enforced by S3 here)."""
+    return [
+        s3.LifecycleRule(
+            id="expire-selfies", prefix=INPUT_PREFIX, expiration=Duration.days(selfie_days)
+        ),
+        s3.LifecycleRule(
+            id="expire-face-crops", prefix="faces/", expiration=Duration.days(selfie_days)
+        ),
+        s3.LifecycleRule(
+            id="expire-portraits", prefix="portraits/", expiration=Duration.days(result_days)
+        ),
+    ]
+
+
+def build_bucket(
+    scope: Construct, options: Options, portrait_retention: tuple[int, int] | None = None
+) -> s3.Bucket:
     stage = options.stage
     rules = [
         s3.LifecycleRule(
@@ -116,6 +139,8 @@ def build_bucket(scope: Construct, options: Options) -> s3.Bucket:
             abort_incomplete_multipart_upload_after=Duration.days(stage.abort_multipart_days),
         ),
     ]
+    if portrait_retention is not None:
+        rules.extend(portrait_rules(*portrait_retention))
     if stage.versioned_bucket:
         rules.append(
             s3.LifecycleRule(
