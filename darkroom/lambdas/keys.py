@@ -70,7 +70,9 @@ def create(owner: str, plan: str, admin: bool) -> dict[str, Any]:
 def act(event: dict[str, Any]) -> dict[str, Any]:
     action = event.get("action")
     if action == "create":
-        return create(str(event.get("owner", "")), str(event.get("plan", "")), bool(event.get("admin")))
+        return create(
+            str(event.get("owner", "")), str(event.get("plan", "")), bool(event.get("admin"))
+        )
     if action == "list":
         return {"keys": [asdict(key) for key in store().list()]}
     if action == "revoke":
@@ -101,7 +103,9 @@ def bootstrap(event: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return physical, {"KeyId": kept["id"], "Secret": kept["key"]}
 
 
-def respond(event: dict[str, Any], status: str, physical: str, data: dict[str, str], reason: str) -> None:
+def respond(
+    event: dict[str, Any], status: str, physical: str, data: dict[str, str], reason: str
+) -> None:
     """CloudFormation's custom resource answer: a PUT to the pre-signed ResponseURL (S3, reached
     through the VPC's gateway endpoint). NoEcho keeps the key out of describe calls."""
     body = json.dumps(
@@ -119,7 +123,7 @@ def respond(event: dict[str, Any], status: str, physical: str, data: dict[str, s
     request = urllib.request.Request(
         event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": ""}
     )
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (CloudFormation's URL)
+    with urllib.request.urlopen(request, timeout=30) as answer:
         answer.read()
 
 

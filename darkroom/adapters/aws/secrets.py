@@ -53,12 +53,12 @@ def database_url(secret: Mapping[str, Any], default_name: str | None = None) -> 
         user, password, host = secret["username"], secret["password"], secret["host"]
     except KeyError as exc:
         raise SecretError(f"the database secret has no {exc.args[0]!r}") from None
-    port = secret.get("port", 5432)
     name = secret.get("dbname") or default_name or "postgres"
-    return (
-        f"postgresql://{quote(str(user), safe='')}:{quote(str(password), safe='')}"
-        f"@{host}:{port}/{name}"
-    )
+    userinfo = f"{quote(str(user), safe='')}:{quote(str(password), safe='')}"
+    if str(host).startswith("/"):  # a socket directory (a local server): libpq's host parameter
+        port = f"&port={secret['port']}" if secret.get("port") else ""
+        return f"postgresql://{userinfo}@/{name}?host={quote(str(host), safe='/')}{port}"
+    return f"postgresql://{userinfo}@{host}:{secret.get('port', 5432)}/{name}"
 
 
 def resolve(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -99,7 +99,9 @@ def build_database(scope: Construct, options: Options, interface_services: list[
 
 def build_vpc(scope: Construct, options: Options, interface_services: list[str]) -> ec2.Vpc:
     subnets = [
-        ec2.SubnetConfiguration(name="functions", subnet_type=function_subnets(options), cidr_mask=22)
+        ec2.SubnetConfiguration(
+            name="functions", subnet_type=function_subnets(options), cidr_mask=22
+        )
     ]
     if options.db_public_cidr is not None or options.egress == "nat":
         # Public subnets: the NAT gateways' (egress=nat), or a database operators reach directly.

@@ -39,9 +39,7 @@ def ack(constructs: Iterable[IConstruct], rule: str, reason: str) -> None:
 def find(stack: Stack, *fragments: str) -> list[IConstruct]:
     """Constructs of the stack whose path contains every fragment."""
     return [
-        c
-        for c in stack.node.find_all()
-        if all(fragment in c.node.path for fragment in fragments)
+        c for c in stack.node.find_all() if all(fragment in c.node.path for fragment in fragments)
     ]
 
 

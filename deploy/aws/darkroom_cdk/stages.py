@@ -213,7 +213,9 @@ def options_from_context(get: Any) -> Options:
     if not origins and stage.name != "prod":
         origins = ("*",)  # dev and staging: any page, for trying things out
     model_keys = _optional(get("model_keys"))
-    keys = tuple(k.strip().upper() for k in model_keys.split(",") if k.strip()) if model_keys else ()
+    keys = (
+        tuple(k.strip().upper() for k in model_keys.split(",") if k.strip()) if model_keys else ()
+    )
     for key in keys:
         if key not in MODEL_SERVICES:
             raise ConfigError(
