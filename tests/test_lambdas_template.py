@@ -175,6 +175,7 @@ def test_every_shipped_recipe_completes_an_image(
         env["DARKROOM_LLM_BASE_URL"] = env["DARKROOM_EMBEDDINGS_BASE_URL"] = (
             f"{model_service.url}/v1"
         )
+        env["DARKROOM_EMBEDDINGS_MODEL"], env["DARKROOM_EMBEDDINGS_DIM"] = "fake-embed", "256"
     else:
         assert named == {}
     use_env(env)
@@ -187,7 +188,12 @@ def test_every_shipped_recipe_completes_an_image(
     assert image.status is ImageStatus.COMPLETED, image.error
     assert_writes_allowed(stack, "processor", before)
     if recipe == "collections":
-        keys_seen = {r.get("authorization") for r in model_service.requests}
+        keys_seen = {
+            value
+            for seen in model_service.requests
+            for name, value in seen.headers.items()
+            if name.lower() == "authorization"
+        }
         assert keys_seen == {"Bearer sk-from-secrets-manager"}, keys_seen
 
 
@@ -223,7 +229,8 @@ def test_the_database_secret_is_read_at_run_time_and_its_rotation_picked_up(
 
     stack = TemplateStack(moto_endpoint, templates["pets"])
     role = f"dr_{uuid.uuid4().hex[:10]}"
-    postgres_server.psql(f"CREATE ROLE {role} LOGIN PASSWORD 'first-pass';")
+    # Aurora's master user is rds_superuser, which may create pgvector's extension.
+    postgres_server.psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'first-pass';")
     postgres_server.psql(f"CREATE DATABASE {role} OWNER {role};")
     uri = urlparse(str(postgres_server.get_uri(role)))
     env = stack.environment("processor", str(home))
