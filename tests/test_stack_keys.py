@@ -181,8 +181,13 @@ def test_create_makes_both_keys_and_revoke_stops_them(deployed: Any) -> None:
     assert call(key["key"]) == 401
 
 
-def test_a_failure_in_api_gateway_leaves_no_usable_key(deployed: Any) -> None:
-    deployed.gateway.delete_usage_plan(usagePlanId=deployed.plan_ids["DefaultUsagePlanId"])
+def test_a_failure_in_api_gateway_leaves_no_usable_key(
+    deployed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """darkroom's key is made, then API Gateway cannot be reached: the key is revoked."""
+    from tests.server import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_API_GATEWAY", f"http://127.0.0.1:{free_port()}")
     made = CliRunner().invoke(
         cli,
         [
@@ -197,8 +202,9 @@ def test_a_failure_in_api_gateway_leaves_no_usable_key(deployed: Any) -> None:
             deployed.name,
         ],
     )
-    assert made.exit_code == 1
+    assert made.exit_code == 1, made.output
     assert "API Gateway refused the key" in made.output and "revoked" in made.output
+    monkeypatch.delenv("AWS_ENDPOINT_URL_API_GATEWAY")
     assert gateway_keys(deployed) == {}
     (row,) = keys.store().list()
     assert row.owner == "bob" and row.revoked
