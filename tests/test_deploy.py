@@ -29,7 +29,6 @@ sys.path.insert(0, str(DEPLOY_DIR))
 from darkroom_cdk import STAGES, build_app  # noqa: E402
 from darkroom_cdk.image import runtime_requirements, stage_build_context  # noqa: E402
 from darkroom_cdk.schemas import request_models  # noqa: E402
-from darkroom_cdk.storage import IMAGE_SUFFIXES, VIDEO_SUFFIXES  # noqa: E402
 
 STAGE_NAMES = list(STAGES)
 # The variant: every optional part switched on, on the dev stage.
@@ -64,6 +63,13 @@ class Synthesized:
         found = list(self.resources(kind).values())
         assert len(found) == 1, f"{len(found)} {kind}"
         return found[0]["Properties"]  # type: ignore[no-any-return]
+
+    def bucket(self) -> dict[str, Any]:
+        """The data bucket (beside it: the bucket of its access logs)."""
+        (found,) = [
+            r for k, r in self.resources("AWS::S3::Bucket").items() if k.startswith("Bucket")
+        ]
+        return found["Properties"]  # type: ignore[no-any-return]
 
     def functions(self) -> dict[str, dict[str, Any]]:
         """darkroom's functions (container images) by their short name."""
@@ -115,7 +121,7 @@ def stage_of(synth: Synthesized) -> str:
 def test_bucket_is_private_encrypted_ssl_only_with_cors_and_lifecycle(stage: Synthesized) -> None:
     name = stage_of(stage)
     prod = STAGES[name].versioned_bucket
-    bucket = stage.one("AWS::S3::Bucket")
+    bucket = stage.bucket()
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
         {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
     ]
@@ -128,8 +134,13 @@ def test_bucket_is_private_encrypted_ssl_only_with_cors_and_lifecycle(stage: Syn
     assert ("VersioningConfiguration" in bucket) is prod
     if prod:
         assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
-    cors = bucket["CorsConfiguration"]["CorsRules"][0]
-    assert set(cors["AllowedMethods"]) == {"GET", "PUT", "POST"}
+    if name == "prod":  # no browser origin unless named (-c cors_origins=...)
+        assert "CorsConfiguration" not in bucket
+    else:
+        cors = bucket["CorsConfiguration"]["CorsRules"][0]
+        assert set(cors["AllowedMethods"]) == {"GET", "PUT", "POST"}
+        assert cors["AllowedOrigins"] == ["*"]
+    assert bucket["LoggingConfiguration"]["LogFilePrefix"] == "bucket/"
     rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
     assert rules["thumbnails-to-infrequent-access"]["Prefix"] == "thumbnails/"
     assert rules["thumbnails-to-infrequent-access"]["Transitions"] == [
@@ -161,19 +172,18 @@ def test_bucket_is_private_encrypted_ssl_only_with_cors_and_lifecycle(stage: Syn
     stage.template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": policy})
 
 
-def test_originals_and_client_videos_notify_the_queue(stage: Synthesized) -> None:
+def test_every_object_under_input_and_clients_notifies_the_queue(stage: Synthesized) -> None:
+    """No suffix filter: S3's are case-sensitive (.JPG) and a list misses formats (.heic); the
+    processor records or rejects each object with the reason (tests/test_lambdas_template.py)."""
     notifications = stage.one("Custom::S3BucketNotifications")["NotificationConfiguration"]
-    filters = set()
+    filters = []
     queue_id = next(iter(k for k in stage.resources("AWS::SQS::Queue") if k.startswith("Queue")))
     for config in notifications["QueueConfigurations"]:
         assert config["Events"] == ["s3:ObjectCreated:*"]
         assert config["QueueArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-        rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
-        filters.add((rules["prefix"], rules["suffix"]))
-    expected = {("input/", s) for suffix in IMAGE_SUFFIXES for s in (suffix, suffix.upper())}
-    expected |= {("clients/", s) for suffix in VIDEO_SUFFIXES for s in (suffix, suffix.upper())}
-    assert filters == expected
-    assert ("input/", ".JPG") in filters and ("clients/", ".mp4") in filters
+        filters.append({r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]})
+    assert sorted(f["prefix"] for f in filters) == ["clients/", "input/"]
+    assert not [f for f in filters if "suffix" in f]
 
 
 def test_queue_redrives_to_the_dlq_after_the_recipes_deliveries(stage: Synthesized) -> None:
@@ -215,21 +225,28 @@ def test_functions_run_the_contracts_handlers_with_its_settings(stage: Synthesiz
     assert {n: f["ImageConfig"]["Command"] for n, f in functions.items()} == {
         "api": ["darkroom.lambdas.api.handler"],
         "processor": ["darkroom.lambdas.processor.handler"],
-        "step": ["darkroom.lambdas.step.handler"],
+        "keys": ["darkroom.lambdas.keys.handler"],
     }
     assert functions["api"]["MemorySize"] == settings.api_memory_mb
     assert functions["api"]["Timeout"] == settings.api_timeout_seconds
-    for worker in ("processor", "step"):
+    for worker in ("processor",):
         assert functions[worker]["MemorySize"] == settings.worker_memory_mb
         assert functions[worker]["Timeout"] == settings.worker_timeout_seconds
         assert functions[worker].get("ReservedConcurrentExecutions") == (
             settings.reserved_concurrency
         )
-    for function in functions.values():
+    for name, function in functions.items():
         env = function["Environment"]["Variables"]
+        # No secret value is resolved into a function's configuration: ARNs only.
+        assert "{{resolve:" not in json.dumps(env), name
+        assert "DARKROOM_DATABASE" not in env and "DARKROOM_SECRET_KEY" not in env
+        assert {"DARKROOM_DATABASE_SECRET_ARN", "DARKROOM_DATABASE_NAME"} <= set(env)
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert "VpcConfig" in function  # Aurora is in the VPC
+        if name == "keys":
+            continue  # the key table only
         assert {
             "DARKROOM_STORAGE",
-            "DARKROOM_DATABASE",
             "DARKROOM_QUEUE",
             "DARKROOM_BUS",
             "DARKROOM_NOTIFIER",
@@ -238,12 +255,10 @@ def test_functions_run_the_contracts_handlers_with_its_settings(stage: Synthesiz
         assert env["DARKROOM_RECIPE"] == "pets"
         assert env["POWERTOOLS_SERVICE_NAME"] == "darkroom"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "darkroom"
-        assert "{{resolve:secretsmanager:" in json.dumps(env["DARKROOM_DATABASE"])
-        assert function["TracingConfig"] == {"Mode": "Active"}
-        assert "VpcConfig" in function  # Aurora is in the VPC
-    assert "{{resolve:secretsmanager:" in json.dumps(
-        functions["api"]["Environment"]["Variables"]["DARKROOM_SECRET_KEY"]
-    )
+    # {"DARKROOM_SECRET_KEY": "<the presign key's ARN>"}, joined by CloudFormation.
+    named = json.dumps(functions["api"]["Environment"]["Variables"]["DARKROOM_SECRET_ARNS"])
+    presign_key = next(k for k in stage.resources("AWS::SecretsManager::Secret") if "Presign" in k)
+    assert "DARKROOM_SECRET_KEY" in named and json.dumps({"Ref": presign_key}) in named
     stage.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -277,7 +292,7 @@ def test_vpc_has_no_nat_and_reaches_services_through_endpoints(stage: Synthesize
     stage.template.resource_count_is("AWS::EC2::NatGateway", 0)
     endpoints = [r["Properties"] for r in stage.resources("AWS::EC2::VPCEndpoint").values()]
     names = sorted(json.dumps(e["ServiceName"]) for e in endpoints)
-    for service in ("s3", "dynamodb", "sqs", "events", "sns"):
+    for service in ("s3", "dynamodb", "sqs", "events", "sns", "secretsmanager"):
         assert any(f".{service}" in name for name in names), (service, names)
     interface = [e for e in endpoints if e.get("VpcEndpointType") == "Interface"]
     azs = STAGES[stage_of(stage)].endpoint_azs
@@ -302,6 +317,11 @@ def test_aurora_serverless_v2_per_stage(stage: Synthesized) -> None:
         "AWS::RDS::DBCluster", {"DeletionPolicy": "Snapshot" if settings.retain_data else "Delete"}
     )
     stage.template.resource_count_is("AWS::SecretsManager::SecretTargetAttachment", 1)
+    # Rotated by Secrets Manager's hosted single-user rotation; functions re-read it.
+    stage.template.has_resource_properties(
+        "AWS::SecretsManager::RotationSchedule",
+        {"RotationRules": {"ScheduleExpression": "rate(30 days)"}},
+    )
 
 
 def test_external_database_needs_no_vpc(synthesized: dict[str, Synthesized]) -> None:
@@ -310,14 +330,21 @@ def test_external_database_needs_no_vpc(synthesized: dict[str, Synthesized]) -> 
     variant.template.resource_count_is("AWS::EC2::VPC", 0)
     for function in variant.functions().values():
         assert "VpcConfig" not in function
-        url = json.dumps(function["Environment"]["Variables"]["DARKROOM_DATABASE"])
-        assert VARIANT["database_secret_arn"] in url and ":SecretString:host::" in url
+        env = function["Environment"]["Variables"]
+        assert env["DARKROOM_DATABASE_SECRET_ARN"] == VARIANT["database_secret_arn"]
 
 
 # Orchestration and events.
 
 
-def test_state_machine_is_the_compiled_recipe(any_template: Synthesized) -> None:
+def test_state_machine_only_with_pipeline_stepfunctions(stage: Synthesized) -> None:
+    stage.template.resource_count_is("AWS::StepFunctions::StateMachine", 0)
+    assert "step" not in stage.functions()
+    assert "StateMachineArn" not in stage.json["Outputs"]
+
+
+def test_state_machine_is_the_compiled_recipe(synthesized: dict[str, Synthesized]) -> None:
+    any_template = synthesized["variant"]
     machine = any_template.one("AWS::StepFunctions::StateMachine")
     assert json.loads(machine["DefinitionString"]) == compile_asl(RecipeBook().get("pets"))
     assert set(machine["DefinitionSubstitutions"]) == set(PLACEHOLDERS)
@@ -460,7 +487,7 @@ def test_stage_has_access_logs_and_cognito_is_optional(
         if m["Properties"].get("ApiKeyRequired")
     ]
     assert keyed and all(m["AuthorizationType"] == "COGNITO_USER_POOLS" for m in keyed)
-    cors = variant.one("AWS::S3::Bucket")["CorsConfiguration"]["CorsRules"][0]
+    cors = variant.bucket()["CorsConfiguration"]["CorsRules"][0]
     assert cors["AllowedOrigins"] == ["https://app.example.com"]
 
 
@@ -473,9 +500,9 @@ def test_alarms_go_to_the_alarm_topic(stage: Synthesized) -> None:
         a["Properties"]["AlarmName"].split("-", 2)[2]: a["Properties"]
         for a in stage.resources("AWS::CloudWatch::Alarm").values()
     }
-    expected = {"dlq-not-empty", "queue-depth", "oldest-message-age", "executions-failed"}
+    expected = {"dlq-not-empty", "queue-depth", "oldest-message-age"}
     expected |= {
-        f"{f}-{kind}" for f in ("api", "processor", "step") for kind in ("errors", "throttles")
+        f"{f}-{kind}" for f in ("api", "processor", "keys") for kind in ("errors", "throttles")
     }
     assert set(alarms) == expected
     (topic_id,) = [k for k in stage.resources("AWS::SNS::Topic") if k.startswith("AlarmTopic")]
@@ -486,7 +513,7 @@ def test_alarms_go_to_the_alarm_topic(stage: Synthesized) -> None:
     assert alarms["dlq-not-empty"]["Threshold"] == 0
     assert alarms["oldest-message-age"]["Threshold"] == settings.oldest_message_seconds
     assert alarms["processor-errors"]["Threshold"] == settings.function_errors_threshold
-    assert alarms["step-throttles"]["MetricName"] == "Throttles"
+    assert alarms["keys-throttles"]["MetricName"] == "Throttles"
 
 
 def test_dashboard_shows_classes_uncertain_rate_latency_and_errors(stage: Synthesized) -> None:
@@ -563,7 +590,8 @@ def function_actions(synth: Synthesized, name: str) -> set[str]:
     return actions
 
 
-def test_each_function_holds_only_what_it_uses(stage: Synthesized) -> None:
+def test_each_function_holds_only_what_it_uses(synthesized: dict[str, Synthesized]) -> None:
+    stage = synthesized["variant"]  # the one with every function
     api = function_actions(stage, "ApiFunction")
     processor = function_actions(stage, "ProcessorFunction")
     step = function_actions(stage, "StepFunction")
@@ -636,4 +664,42 @@ def test_deploy_synth_writes_the_template(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     template = json.loads((tmp_path / "out" / "darkroom-staging.template.json").read_text())
     kinds = {r["Type"] for r in template["Resources"].values()}
-    assert {"AWS::StepFunctions::StateMachine", "AWS::ApiGateway::RestApi"} <= kinds
+    assert {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi"} <= kinds
+
+
+def test_gateway_responses_carry_cors_headers(synthesized: dict[str, Synthesized]) -> None:
+    """API Gateway's own 401/403/429/5xx answers: a browser sees the status, not a CORS error."""
+    expected = {"dev": "'*'", "variant": "'https://app.example.com'"}
+    for name, origin in expected.items():
+        responses = {
+            r["Properties"]["ResponseType"]: r["Properties"]["ResponseParameters"]
+            for r in synthesized[name].resources("AWS::ApiGateway::GatewayResponse").values()
+        }
+        assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+        for parameters in responses.values():
+            assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == origin
+            assert "X-API-Key" in parameters["gatewayresponse.header.Access-Control-Allow-Headers"]
+    # prod names no origin by default: no CORS anywhere, and never "*".
+    prod = synthesized["prod"]
+    assert "'*'" not in json.dumps(prod.resources("AWS::ApiGateway::GatewayResponse"))
+    assert prod.one("AWS::ApiGateway::Stage")["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+
+
+def test_first_admin_key_is_made_at_deploy(stage: Synthesized) -> None:
+    (bootstrap,) = stage.resources("Custom::DarkroomAdminKey").values()
+    keys_function = next(
+        k for k, r in stage.resources("AWS::Lambda::Function").items() if k.startswith("Keys")
+    )
+    assert bootstrap["Properties"]["ServiceToken"] == {"Fn::GetAtt": [keys_function, "Arn"]}
+    (gateway_key,) = stage.resources("AWS::ApiGateway::ApiKey").values()
+    (custom_id,) = stage.resources("Custom::DarkroomAdminKey")
+    assert gateway_key["Properties"]["Value"] == {"Fn::GetAtt": [custom_id, "Secret"]}
+    stage.template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+    assert {"AdminKeySecretArn", "KeysFunctionName", "RestApiId"} <= set(stage.json["Outputs"])
+
+
+def test_no_managed_policy_on_darkrooms_roles(any_template: Synthesized) -> None:
+    for key, role in any_template.resources("AWS::IAM::Role").items():
+        if key.startswith(("BucketNotificationsHandler", "AWS679f53fac")):
+            continue  # the CDK's own deploy-time handlers (nag.py says why)
+        assert "ManagedPolicyArns" not in role["Properties"], key

@@ -55,7 +55,7 @@ def load_cdk() -> Any:
     except ImportError as exc:
         raise DeployError(
             f"{exc.name or 'aws_cdk'} is not installed: `pip install 'darkroom[aws]'` "
-            "brings aws-cdk-lib and constructs (and Node.js 18+ must be on PATH)"
+            "brings aws-cdk-lib and constructs (and Node.js 22 or 24 must be on PATH)"
         ) from None
     return cdk
 
@@ -72,7 +72,7 @@ def synth(
             "darkroom repository (deploy/aws is not part of the installed package)"
         )
     if shutil.which("node") is None:
-        raise DeployError("Node.js is not on PATH: the CDK's core runs on it (install Node 18+)")
+        raise DeployError("Node.js is not on PATH: the CDK runs on it (install Node.js 22 or 24)")
     cdk = load_cdk()
     context: dict[str, Any] = {**cdk_json_context(deploy_dir), **parse_context(pairs)}
     context["stage"] = stage

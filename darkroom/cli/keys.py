@@ -13,6 +13,14 @@ from darkroom.cli.output import console, fail, id_column, json_line
 
 app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+StackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stack",
+        help="a deployed stack (darkroom-dev): its key table through its keys function, and "
+        "the API Gateway key with its usage plan (AWS credentials, no database access)",
+    ),
+]
 
 
 @app.command("create")
@@ -23,8 +31,14 @@ def keys_create(
     ] = None,
     admin: Annotated[bool, typer.Option("--admin", help="may use the admin routes")] = False,
     as_json: JsonOption = False,
+    stack: StackOption = None,
 ) -> None:
     """Create a key and print it (the only time it is shown)."""
+    if stack:
+        from darkroom.cli import stack_keys
+        from darkroom.settings import Settings
+
+        return stack_keys.create(stack, owner, plan or Settings().default_plan, admin, as_json)
     rt = runtime()
     name = plan or rt.settings.default_plan
     if name not in rt.settings.plans:
@@ -41,8 +55,12 @@ def keys_create(
 
 
 @app.command("list")
-def keys_list(as_json: JsonOption = False) -> None:
+def keys_list(as_json: JsonOption = False, stack: StackOption = None) -> None:
     """Every key (never the secret)."""
+    if stack:
+        from darkroom.cli import stack_keys
+
+        return stack_keys.list_keys(stack, as_json)
     rt = runtime()
     keys = rt.keys.list()
     if as_json:
@@ -69,8 +87,12 @@ def keys_list(as_json: JsonOption = False) -> None:
 
 
 @app.command("revoke")
-def keys_revoke(key_id: str) -> None:
+def keys_revoke(key_id: str, stack: StackOption = None) -> None:
     """Revoke a key by its id (see `keys list`)."""
+    if stack:
+        from darkroom.cli import stack_keys
+
+        return stack_keys.revoke(stack, key_id)
     rt = runtime()
     if not rt.keys.revoke(key_id):
         fail(f"no active key {key_id!r}", code=1)

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import os
-from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from darkroom.adapters.aws.secrets import SecretValues
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.settings import Settings
 from darkroom.wiring import Runtime, build
@@ -23,18 +23,30 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)  # off outside Lambda (no X-Ray daemon to talk to)
 
 
-@cache
+_secrets = SecretValues()
+_built: list[Runtime] = []  # the container's Runtime, once built
+
+
 def runtime() -> Runtime:
     """Adapters, database pool and models, built on the first invocation of a container and kept
-    for every later one."""
-    return build(Settings())
+    for every later one. Secrets named by ARN are read first (cached for their max age); when
+    one has changed since (the database password rotated), the Runtime is built again."""
+    changed = _secrets.refresh()
+    if _built and not changed:
+        return _built[0]
+    if _built:
+        logger.info("secrets changed: rebuilding the runtime")
+        _built.pop().close()
+    made = build(Settings())
+    _built.append(made)
+    return made
 
 
 def reset() -> None:
-    """Forget the Runtime (tests change the environment between cases)."""
-    if runtime.cache_info().currsize:
-        runtime().close()
-    runtime.cache_clear()
+    """Forget the Runtime and the secrets (tests change the environment between cases)."""
+    if _built:
+        _built.pop().close()
+    _secrets.clear()
 
 
 def count_image(image: Image) -> None:

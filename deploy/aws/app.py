@@ -18,4 +18,9 @@ try:
     build_app(app)
 except ConfigError as exc:
     sys.exit(f"error: {exc}")
+if str(app.node.try_get_context("nag") or "").lower() in {"1", "true", "yes"}:
+    # cdk-nag's AwsSolutions pack: any finding not acknowledged in darkroom_cdk/nag.py fails.
+    from cdk_nag import AwsSolutionsChecks
+
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()

@@ -1,8 +1,10 @@
 """API Gateway (REST) in front of the API function: keys, usage plans, validation, CORS, logs.
 
 API Gateway and darkroom read the same `x-api-key` header. A key works once it exists in both:
-darkroom's key (`darkroom keys create`, which decides the owner) imported into API Gateway with
-the same value and attached to the usage plan of the same name (docs/deploy-aws.md).
+`darkroom keys create --stack NAME` makes darkroom's key (through the keys function) and the
+API Gateway key of the same value on the usage plan of the same name, in one command; the first
+admin key is made at deploy time (stack.py). API Gateway's own refusals (401, 403, 429, 5xx)
+carry the CORS headers too (gateway responses), so a browser sees the status, not a CORS error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -26,6 +29,18 @@ ACCOUNT_RATE_LIMIT = 10_000  # API Gateway's default account-level throttle (req
 ACCOUNT_BURST_LIMIT = 5_000
 BINARY_MEDIA_TYPES = ["multipart/form-data", "application/octet-stream", "image/*"]
 PERIODS = {"day": apigw.Period.DAY, "month": apigw.Period.MONTH}
+CORS_HEADERS = ["Content-Type", "X-API-Key", "Idempotency-Key", "Authorization"]
+CORS_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+# What API Gateway's account role does: create and write the execution and access log groups.
+API_GATEWAY_LOGS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,40 @@ def public_url(rest_api: apigw.RestApi, stage_name: str) -> str:
     )
 
 
+def gateway_cors_headers(origins: tuple[str, ...]) -> dict[str, str]:
+    """Headers of API Gateway's own answers (values are quoted literals, or a request mapping).
+    Several origins cannot be one literal: the request's Origin is echoed, and only darkroom's
+    own error body (no data) is exposed by it."""
+    origin = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.Origin"
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Headers": f"'{','.join(CORS_HEADERS)}'",
+        "Access-Control-Allow-Methods": f"'{','.join(CORS_METHODS)}'",
+        "Vary": "'Origin'",
+    }
+
+
+def build_cloudwatch_role(scope: Construct, options: Options) -> apigw.CfnAccount:
+    """API Gateway's account-level logging role, with an inline policy (CDK's own role carries
+    the managed AmazonAPIGatewayPushToCloudWatchLogs)."""
+    role = iam.Role(
+        scope,
+        "ApiGatewayLogsRole",
+        assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+        description=f"API Gateway writes execution and access logs ({options.name})",
+    )
+    stack = role.stack
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=list(API_GATEWAY_LOGS),
+            resources=[f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"],
+        )
+    )
+    account = apigw.CfnAccount(scope, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+    account.apply_removal_policy(RemovalPolicy.RETAIN)  # other APIs of the region share it
+    return account
+
+
 def build_rest_api(scope: Construct, options: Options) -> apigw.RestApi:
     """The API itself, before the function exists (its URL goes into the function)."""
     stage = options.stage
@@ -69,21 +118,23 @@ def build_rest_api(scope: Construct, options: Options) -> apigw.RestApi:
         retention=LOG_RETENTION[stage.log_retention_days],
         removal_policy=RemovalPolicy.RETAIN if stage.retain_data else RemovalPolicy.DESTROY,
     )
-    return apigw.RestApi(
+    cors = None
+    if options.cors_origins:
+        cors = apigw.CorsOptions(
+            allow_origins=list(options.cors_origins),
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+        )
+    rest_api = apigw.RestApi(
         scope,
         "Api",
         rest_api_name=options.name,
         description="darkroom HTTP API (the FastAPI app on Lambda)",
         api_key_source_type=apigw.ApiKeySourceType.HEADER,
         binary_media_types=BINARY_MEDIA_TYPES,
-        cloud_watch_role=True,  # lets API Gateway write the access logs
-        cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+        cloud_watch_role=False,  # build_cloudwatch_role: the same, without a managed policy
         endpoint_types=[apigw.EndpointType.REGIONAL],
-        default_cors_preflight_options=apigw.CorsOptions(
-            allow_origins=list(options.cors_origins),
-            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "X-API-Key", "Idempotency-Key", "Authorization"],
-        ),
+        default_cors_preflight_options=cors,
         deploy_options=apigw.StageOptions(
             stage_name=stage.name,
             access_log_destination=apigw.LogGroupLogDestination(access_log),
@@ -99,11 +150,24 @@ def build_rest_api(scope: Construct, options: Options) -> apigw.RestApi:
                 user=True,
             ),
             metrics_enabled=True,
+            # Execution logs: errors only, never request or response bodies (images, keys).
+            logging_level=apigw.MethodLoggingLevel.ERROR,
+            data_trace_enabled=False,
             tracing_enabled=True,
             throttling_rate_limit=stage.api_rate_limit,
             throttling_burst_limit=stage.api_burst_limit,
         ),
     )
+    account = build_cloudwatch_role(scope, options)
+    rest_api.deployment_stage.node.add_dependency(account)
+    if options.cors_origins:
+        headers = gateway_cors_headers(options.cors_origins)
+        for name, kind in (
+            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX),
+            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX),
+        ):
+            rest_api.add_gateway_response(name, type=kind, response_headers=headers)
+    return rest_api
 
 
 def build_api(
@@ -119,6 +183,15 @@ def build_api(
             user_pool_name=options.name,
             self_sign_up_enabled=False,
             sign_in_aliases=cognito.SignInAliases(email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             removal_policy=(
                 RemovalPolicy.RETAIN if options.stage.retain_data else RemovalPolicy.DESTROY
             ),

@@ -1,10 +1,12 @@
-"""The catalog's PostgreSQL: Aurora Serverless v2 in a VPC without a NAT gateway, or a given one.
+"""The catalog's PostgreSQL: Aurora Serverless v2 in the stack's VPC, or a given one.
 
-The functions reach AWS services from the VPC's isolated subnets through VPC endpoints: gateway
-endpoints (free) for S3 and DynamoDB, interface endpoints for SQS, EventBridge and SNS (and
-Rekognition when the recipe uses it). No NAT gateway, no internet route. The database URL is
-put together by CloudFormation from the secret (dynamic references), so no password sits in the
-template and the functions need no Secrets Manager call at start.
+The functions reach AWS services from the VPC's private subnets through VPC endpoints: gateway
+endpoints (free) for S3 and DynamoDB, interface endpoints for SQS, EventBridge, SNS and Secrets
+Manager (and Rekognition when the recipe uses it). With egress=none (the default) there is no
+NAT gateway and no internet route; egress=nat adds one per endpoint AZ for recipes that call
+model services. The functions read the credentials from the secret at run time
+(darkroom/adapters/aws/secrets.py): no password in the template or in a function's
+configuration, and a rotated password is picked up without a redeploy.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -21,15 +24,26 @@ from darkroom_cdk.stages import Options
 
 DATABASE_NAME = "darkroom"
 USERNAME = "darkroom"
+LOG_RETENTION_FLOW = logs.RetentionDays.ONE_MONTH
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_11  # pgvector 0.8; pauses at 0 ACU (16.3+)
 # Everything a URL's userinfo would have to escape: the generated password stays URL-safe.
 URL_UNSAFE = " %+~`#$&*()|[]{}:;<>?!'/@\"\\^=,"
 
 
+ROTATION_DAYS = 30
+
+
+def function_subnets(options: Options) -> ec2.SubnetType:
+    """Where the functions (and Aurora) sit: isolated, or private with a NAT route out."""
+    if options.egress == "nat":
+        return ec2.SubnetType.PRIVATE_WITH_EGRESS
+    return ec2.SubnetType.PRIVATE_ISOLATED
+
+
 @dataclass(frozen=True)
 class Database:
-    url: str  # postgresql://... with CloudFormation dynamic references for the credentials
-    secret: secretsmanager.ISecret
+    secret: secretsmanager.ISecret  # username, password, host, port (and dbname)
+    name: str  # the database, when the secret has no dbname
     vpc: ec2.Vpc | None
     cluster: rds.DatabaseCluster | None
 
@@ -38,22 +52,13 @@ class Database:
             self.cluster.connections.allow_default_port_from(peer, "darkroom functions")
 
 
-def url_from_secret(secret: secretsmanager.ISecret, host: str, port: str, name: str) -> str:
-    user = secret.secret_value_from_json("username").unsafe_unwrap()
-    password = secret.secret_value_from_json("password").unsafe_unwrap()
-    return f"postgresql://{user}:{password}@{host}:{port}/{name}"
-
-
 def build_database(scope: Construct, options: Options, interface_services: list[str]) -> Database:
     if options.database == "external":
         assert options.database_secret_arn is not None  # checked with the context
         secret = secretsmanager.Secret.from_secret_complete_arn(
             scope, "ExternalDatabaseSecret", options.database_secret_arn
         )
-        host = secret.secret_value_from_json("host").unsafe_unwrap()
-        port = secret.secret_value_from_json("port").unsafe_unwrap()
-        name = secret.secret_value_from_json("dbname").unsafe_unwrap()
-        return Database(url_from_secret(secret, host, port, name), secret, None, None)
+        return Database(secret, DATABASE_NAME, None, None)
     stage = options.stage
     vpc = build_vpc(scope, options, interface_services)
     public = options.db_public_cidr is not None
@@ -66,7 +71,7 @@ def build_database(scope: Construct, options: Options, interface_services: list[
         serverless_v2_max_capacity=stage.db_max_acu,
         vpc=vpc,
         vpc_subnets=ec2.SubnetSelection(
-            subnet_type=ec2.SubnetType.PUBLIC if public else ec2.SubnetType.PRIVATE_ISOLATED
+            subnet_type=ec2.SubnetType.PUBLIC if public else function_subnets(options)
         ),
         credentials=rds.Credentials.from_generated_secret(
             USERNAME, secret_name=f"{options.name}/database", exclude_characters=URL_UNSAFE
@@ -82,23 +87,24 @@ def build_database(scope: Construct, options: Options, interface_services: list[
             ec2.Peer.ipv4(options.db_public_cidr), "operator tools (context db_public_cidr)"
         )
     assert cluster.secret is not None  # generated above
-    url = url_from_secret(
-        cluster.secret,
-        cluster.cluster_endpoint.hostname,
-        str(cluster.cluster_endpoint.port),
-        DATABASE_NAME,
+    # The hosted single-user rotation (Secrets Manager's own function, in the functions'
+    # subnets, through the Secrets Manager endpoint). darkroom re-reads the secret at run time.
+    cluster.add_rotation_single_user(
+        automatically_after=Duration.days(ROTATION_DAYS),
+        vpc_subnets=ec2.SubnetSelection(subnet_type=function_subnets(options)),
+        endpoint=vpc.node.find_child("SecretsmanagerEndpoint"),  # type: ignore[arg-type]
     )
-    return Database(url, cluster.secret, vpc, cluster)
+    return Database(cluster.secret, DATABASE_NAME, vpc, cluster)
 
 
 def build_vpc(scope: Construct, options: Options, interface_services: list[str]) -> ec2.Vpc:
     subnets = [
         ec2.SubnetConfiguration(
-            name="functions", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
+            name="functions", subnet_type=function_subnets(options), cidr_mask=22
         )
     ]
-    if options.db_public_cidr is not None:
-        # Public subnets cost nothing (no NAT): only for a database operators reach directly.
+    if options.db_public_cidr is not None or options.egress == "nat":
+        # Public subnets: the NAT gateways' (egress=nat), or a database operators reach directly.
         subnets.append(
             ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
         )
@@ -107,7 +113,7 @@ def build_vpc(scope: Construct, options: Options, interface_services: list[str])
         "Vpc",
         vpc_name=options.name,
         max_azs=2,  # Aurora's subnet group needs two availability zones
-        nat_gateways=0,
+        nat_gateways=options.stage.endpoint_azs if options.egress == "nat" else 0,
         subnet_configuration=subnets,
         gateway_endpoints={
             "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
@@ -116,8 +122,21 @@ def build_vpc(scope: Construct, options: Options, interface_services: list[str])
             ),
         },
     )
-    isolated = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnets
-    endpoint_subnets = ec2.SubnetSelection(subnets=isolated[: options.stage.endpoint_azs])
+    # Rejected traffic and who talked to whom, for incident response (cdk-nag VPC7).
+    vpc.add_flow_log(
+        "FlowLog",
+        destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+            logs.LogGroup(
+                scope,
+                "VpcFlowLogs",
+                retention=LOG_RETENTION_FLOW,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+        ),
+        traffic_type=ec2.FlowLogTrafficType.REJECT,
+    )
+    private = vpc.select_subnets(subnet_type=function_subnets(options)).subnets
+    endpoint_subnets = ec2.SubnetSelection(subnets=private[: options.stage.endpoint_azs])
     for service in interface_services:
         vpc.add_interface_endpoint(
             f"{service.title()}Endpoint",

@@ -18,7 +18,7 @@ REPO = DEPLOY_DIR.parent.parent
 DOCKERFILE = DEPLOY_DIR / "lambda" / "Dockerfile"
 STAGING = DEPLOY_DIR / "build" / "lambda"
 RUNTIME_EXTRAS = ("aws", "postgres", "onnx")
-DEPLOY_ONLY = frozenset({"aws-cdk-lib", "constructs", "cfn-lint"})
+DEPLOY_ONLY = frozenset({"aws-cdk-lib", "constructs", "cfn-lint", "cdk-nag"})
 NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 

@@ -47,7 +47,7 @@ def build_alarms(
     options: Options,
     storage: Storage,
     functions: Functions,
-    machine: sfn.StateMachine,
+    machine: sfn.StateMachine | None,
     topic: sns.Topic,
 ) -> list[cloudwatch.Alarm]:
     stage = options.stage
@@ -105,13 +105,14 @@ def build_alarms(
         queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
         stage.oldest_message_seconds,
     )
-    alarm(
-        "StateMachineFailedAlarm",
-        "executions-failed",
-        "Images the state machine sent to the dead-letter queue.",
-        machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
-        0,
-    )
+    if machine is not None:
+        alarm(
+            "StateMachineFailedAlarm",
+            "executions-failed",
+            "Images the state machine sent to the dead-letter queue.",
+            machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+            0,
+        )
     for function in functions.all():
         name = function.node.id.removesuffix("Function")
         alarm(
@@ -138,7 +139,7 @@ def build_dashboard(
     options: Options,
     storage: Storage,
     functions: Functions,
-    machine: sfn.StateMachine,
+    machine: sfn.StateMachine | None,
 ) -> cloudwatch.Dashboard:
     processed = darkroom_metric("ImagesProcessed", "processed")
     uncertain = darkroom_metric("ImagesUncertain", "uncertain")
@@ -178,9 +179,15 @@ def build_dashboard(
             title="Step latency (seconds)",
             left=[search("recipe,service,step", "StepSeconds", "Average", "")],
             right=[
-                functions.step.metric_duration(statistic="p90", period=FIVE_MINUTES),
                 functions.processor.metric_duration(statistic="p90", period=FIVE_MINUTES),
-                machine.metric_time(statistic="p90", period=FIVE_MINUTES),
+                *(
+                    [
+                        functions.step.metric_duration(statistic="p90", period=FIVE_MINUTES),
+                        machine.metric_time(statistic="p90", period=FIVE_MINUTES),
+                    ]
+                    if functions.step is not None and machine is not None
+                    else []
+                ),
             ],
             width=12,
         ),
@@ -191,7 +198,11 @@ def build_dashboard(
             left=[search("recipe,service,step", "StepFailed", "Sum", "")],
             right=[
                 *(f.metric_errors(period=FIVE_MINUTES, statistic="Sum") for f in functions.all()),
-                machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+                *(
+                    [machine.metric_failed(period=FIVE_MINUTES, statistic="Sum")]
+                    if machine is not None
+                    else []
+                ),
             ],
             width=12,
         ),

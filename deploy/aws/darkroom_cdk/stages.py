@@ -8,6 +8,7 @@ from typing import Any
 
 STAGE_NAMES = ("dev", "staging", "prod")
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+MODEL_SERVICES = ("OPENAI", "ANTHROPIC", "VOYAGE")  # darkroom.settings.ApiKeys
 
 
 class ConfigError(ValueError):
@@ -145,8 +146,15 @@ class Options:
     notify_email: str | None = None  # subscribed to the uncertain-results topic
     alarm_email: str | None = None  # subscribed to the alarms topic
     cognito: bool = False  # a Cognito user pool authorizer in front of the API
+    # Browser origins allowed to call the API and the bucket. Prod defaults to none (same-origin
+    # and non-browser clients only) and refuses "*": a keyed API open to every page is a leak.
     cors_origins: tuple[str, ...] = ("*",)
     portrait_endpoint: str | None = None  # the portraits recipe's SageMaker endpoint, by name
+    # none: functions in isolated subnets, AWS reached through VPC endpoints only. nat: a NAT
+    # gateway per endpoint AZ, for recipes whose steps call model services on the internet.
+    egress: str = "none"
+    # Model services whose keys the stack keeps in Secrets Manager (DARKROOM_<NAME>_API_KEY).
+    model_keys: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -196,7 +204,24 @@ def options_from_context(get: Any) -> Options:
             "context database=external needs database_secret_arn=arn:aws:secretsmanager:... "
             "(a secret with username, password, host, port and dbname)"
         )
-    origins = _optional(get("cors_origins"))
+    origins_text = _optional(get("cors_origins"))
+    origins = tuple(o.strip() for o in origins_text.split(",") if o.strip()) if origins_text else ()
+    if stage.name == "prod" and "*" in origins:
+        raise ConfigError(
+            "context cors_origins='*' is refused for prod: name the browser origins that may "
+            "call the API (cors_origins=https://app.example.com,https://admin.example.com)"
+        )
+    if not origins and stage.name != "prod":
+        origins = ("*",)  # dev and staging: any page, for trying things out
+    model_keys = _optional(get("model_keys"))
+    keys = (
+        tuple(k.strip().upper() for k in model_keys.split(",") if k.strip()) if model_keys else ()
+    )
+    for key in keys:
+        if key not in MODEL_SERVICES:
+            raise ConfigError(
+                f"context model_keys: {key!r} is not a model service ({', '.join(MODEL_SERVICES)})"
+            )
     return Options(
         stage=stage,
         prefix=prefix,
@@ -211,5 +236,7 @@ def options_from_context(get: Any) -> Options:
         alarm_email=_optional(get("alarm_email")),
         cognito=_flag(get("cognito") or False, "cognito"),
         portrait_endpoint=_optional(get("portrait_endpoint")),
-        cors_origins=tuple(o.strip() for o in origins.split(",")) if origins else ("*",),
+        cors_origins=origins,
+        egress=_choice(get("egress") or "none", "egress", ("none", "nat")),
+        model_keys=keys,
     )

@@ -11,24 +11,48 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from darkroom.engine.recipes import CompiledRecipe
 from darkroom_cdk.stages import Options
 
 INPUT_PREFIX = "input/"  # originals; the only prefix whose objects start a job (the contract)
 MEDIA_PREFIX = "clients/"  # the media recipe's clients/{client}/products/{sku}/media/...
 THUMBNAILS_PREFIX = "thumbnails/"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
+HEALTH_PREFIX = "health/"  # /health writes, reads back and deletes a probe object here
 DETECTION_LOG_KEY = "ImageID"
 DETECTION_LOG_TTL = "ExpiresAt"
+
+
+def darkroom_prefixes(recipe: CompiledRecipe) -> dict[str, tuple[str, ...]]:
+    """The key prefixes darkroom writes, by role: originals, derivatives (thumbnails and the
+    organize step's class folders), and the health probe. IAM is scoped to these."""
+    folders: set[str] = set()
+    for step in recipe.steps:
+        if step.definition.name == "organize":
+            settings = step.settings.model_dump()
+            folders.update(settings.get("folders", {}).values())
+            folders.add(settings.get("default", "others"))
+    return {
+        "originals": (INPUT_PREFIX, MEDIA_PREFIX),
+        "derivatives": (THUMBNAILS_PREFIX, *(f"{folder}/" for folder in sorted(folders))),
+        "health": (HEALTH_PREFIX,),
+    }
 
 
 def removal(options: Options) -> RemovalPolicy:
     return RemovalPolicy.RETAIN if options.stage.retain_data else RemovalPolicy.DESTROY
 
 
-def both_cases(suffixes: tuple[str, ...]) -> list[str]:
-    """S3 suffix filters are case-sensitive, and cameras write IMG_0001.JPG."""
-    return [variant for suffix in suffixes for variant in (suffix, suffix.upper())]
+def arrival_filters(options: Options) -> list[s3.NotificationKeyFilter]:
+    """Which new objects notify the queue: every object under input/ (queue pipeline) and under
+    clients/. No suffix filter: S3's are case-sensitive (IMG_0001.JPG, .Jpeg) and a list can
+    only name formats, so an object outside it (.heic) would sit unseen for ever. The processor
+    decides instead, and says why: a picture is recorded, anything else is recorded as
+    `rejected` with the reason, and darkroom's own derivatives never live under these prefixes.
+    With pipeline=stepfunctions, originals start the state machine through EventBridge."""
+    prefixes = [MEDIA_PREFIX]
+    if options.pipeline == "queue":
+        prefixes.insert(0, INPUT_PREFIX)
+    return [s3.NotificationKeyFilter(prefix=prefix) for prefix in prefixes]
 
 
 @dataclass(frozen=True)
@@ -69,20 +93,8 @@ def build_storage(
     )
     bucket = build_bucket(scope, options, portrait_retention)
     destination = s3n.SqsDestination(queue)
-    # With pipeline=stepfunctions, originals start the state machine through EventBridge.
-    image_suffixes = both_cases(IMAGE_SUFFIXES) if options.pipeline == "queue" else []
-    for suffix in image_suffixes:
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            destination,
-            s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=suffix),
-        )
-    for suffix in both_cases(VIDEO_SUFFIXES):
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            destination,
-            s3.NotificationKeyFilter(prefix=MEDIA_PREFIX, suffix=suffix),
-        )
+    for key_filter in arrival_filters(options):
+        bucket.add_event_notification(s3.EventType.OBJECT_CREATED, destination, key_filter)
     detection_log = dynamodb.Table(
         scope,
         "DetectionLogs",
@@ -149,16 +161,34 @@ def build_bucket(
                 expired_object_delete_marker=True,
             )
         )
+    access_logs = s3.Bucket(
+        scope,
+        "AccessLogs",
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # delivery by bucket policy
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="expire-access-logs", expiration=Duration.days(stage.log_retention_days)
+            )
+        ],
+        removal_policy=removal(options),
+    )
     return s3.Bucket(
         scope,
         "Bucket",
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix="bucket/",
         encryption=s3.BucketEncryption.S3_MANAGED,
         versioned=stage.versioned_bucket,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         event_bridge_enabled=options.pipeline == "stepfunctions",
-        cors=[
+        cors=None
+        if not options.cors_origins
+        else [
             s3.CorsRule(
                 # Presigned uploads and downloads straight from browsers.
                 allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.PUT, s3.HttpMethods.POST],

@@ -1,5 +1,6 @@
 """Events and orchestration: the EventBridge bus and its example rules, the SNS topics, and the
-recipe's Step Functions state machine (compiled by darkroom.engine.asl)."""
+recipe's Step Functions state machine (compiled by darkroom.engine.asl), deployed only with
+pipeline=stepfunctions, where S3's events start it; the queue pipeline has no use for it."""
 
 from __future__ import annotations
 
@@ -120,7 +121,10 @@ def build_state_machine(
             DEAD_LETTER_QUEUE: storage.dead_letters.queue_url,
         },
         tracing_enabled=True,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR),
+        # Every state transition, without the images' data (cdk-nag SF1).
+        logs=sfn.LogOptions(
+            destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+        ),
     )
     # Exactly what the definition calls: the step function and the DLQ.
     machine.add_to_role_policy(
