@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,6 +25,25 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "darkroom")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)  # off outside Lambda (no X-Ray daemon to talk to)
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def log_metrics(handler: Handler) -> Handler:
+    """Powertools' `log_metrics`, without its warning for an invocation that counted nothing (a
+    skipped derivative, a step before the last): normal here, and noise in every such log."""
+    published = metrics.log_metrics(handler)
+
+    @functools.wraps(handler)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with warnings.catch_warnings():  # a Lambda process runs one invocation at a time
+            warnings.filterwarnings(
+                "ignore", message="No application metrics to publish", category=UserWarning
+            )
+            return dict(published(event, context))
+
+    return run
 
 
 @cache
