@@ -74,6 +74,35 @@ def test_text_search_matches_every_word_and_nothing_else(runtime: Runtime) -> No
     assert runtime.search.by_text("alice", "!!!") == []
 
 
+def test_text_scores_read_0_to_1_with_the_best_match_at_1(runtime: Runtime) -> None:
+    ids = library(runtime)
+    add(runtime, "cat-cat-cat", Image.fromarray(data.chelsea()))
+    drain(runtime)
+    hits = runtime.search.by_text("alice", "cat")
+    assert len(hits) >= 2 and hits[0].score == 1.0
+    assert all(0 < hit.score <= 1 for hit in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(hit.sources == {"text": hit.score} for hit in hits)
+    # a word most documents hold ranks near 0 in BM25 (shown as 0.000): relative, it reads near 1
+    holidays = {add(runtime, f"holiday-{n}", images.photo(160, 120, seed=n)) for n in range(5)}
+    drain(runtime)
+    common = runtime.search.by_text("alice", "holiday", limit=10)
+    assert {h.image_id for h in common} == holidays and len(holidays) > len(ids)
+    assert common[0].score == 1.0 and all(hit.score >= 0.5 for hit in common), common
+
+
+def test_fused_scores_read_0_to_1() -> None:
+    from darkroom.engine.search import fuse
+    from darkroom.ports import VectorHit
+
+    text = [VectorHit("a", 1.0), VectorHit("b", 0.5)]
+    vector = [VectorHit("a", 0.93), VectorHit("c", 0.4)]
+    hits = fuse({"text": text, "vector": vector}, 10)
+    assert hits[0].image_id == "a" and hits[0].score == 1.0  # first in both
+    assert all(0 < hit.score < 1 for hit in hits[1:])
+    assert hits[0].sources == {"text": 1.0, "vector": 0.93}
+
+
 def test_owners_never_see_each_others_hits(runtime: Runtime, tmp_path: Path) -> None:
     ids = library(runtime)
     add(runtime, "bobs-rocket", Image.fromarray(data.rocket()), owner="bob")

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow  # real server processes
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = make_server(tmp_path_factory.mktemp("serve"), log_level="INFO")
+    for forced in ("FORCE_COLOR", "TTY_COMPATIBLE", "DARKROOM_LOG_FORMAT"):
+        srv.env.pop(forced, None)  # Rich would take a pipe for a terminal
     srv.start(workers=1)  # no key yet: the first start makes the admin key
     srv.create_key("alice", "alice")
     yield srv

@@ -181,7 +181,7 @@ class NearCopy(BaseModel):
 
 class LookAlike(BaseModel):
     image_id: str
-    score: float = Field(description="embedding similarity")
+    score: float = Field(description="cosine similarity of the embeddings, 0-1")
 
 
 class DuplicatesOut(BaseModel):

@@ -2,6 +2,14 @@
 
 A query with nothing relevant answers nothing: vector hits must reach the embedder's calibrated
 threshold (or the caller's), and text hits must hold every word of the query.
+
+Every score reads up to 1, on one scale per kind, so a person can read it:
+- vector: cosine similarity of the embeddings (1: the same picture; a copy scores 0.9-1.0);
+- text: the full-text engine's rank (BM25 on SQLite, ts_rank_cd on PostgreSQL: unbounded, and
+  near 0 for words most documents hold) divided by the best hit's, so the best match of the
+  query scores 1 and every hit holds every word;
+- fused (words searched both ways): reciprocal rank fusion divided by its most, so 1 means
+  ranked first by every kind of search that ran.
 """
 
 from __future__ import annotations
@@ -37,15 +45,28 @@ class Faceted:
 
 
 def fuse(rankings: dict[str, list[VectorHit]], limit: int) -> list[Hit]:
-    """Reciprocal rank fusion: each list adds 1 / (k + rank); agreement rises to the top."""
+    """Reciprocal rank fusion: each list adds 1 / (k + rank); agreement rises to the top. The sum
+    is divided by its most (first in every list), so the score reads 0-1."""
     scores: dict[str, float] = {}
     sources: dict[str, dict[str, float]] = {}
     for name, hits in rankings.items():
         for rank, hit in enumerate(hits, start=1):
             scores[hit.image_id] = scores.get(hit.image_id, 0.0) + 1.0 / (RRF_K + rank)
             sources.setdefault(hit.image_id, {})[name] = round(hit.score, 4)
+    most = len(rankings) / (RRF_K + 1)
     ordered = sorted(scores, key=lambda image_id: -scores[image_id])[:limit]
-    return [Hit(image_id, round(scores[image_id], 6), sources[image_id]) for image_id in ordered]
+    return [
+        Hit(image_id, round(scores[image_id] / most, 4), sources[image_id]) for image_id in ordered
+    ]
+
+
+def relative(hits: list[VectorHit]) -> list[VectorHit]:
+    """Full-text ranks divided by the best one: 1 for the best match, the order kept. The raw
+    rank is unbounded and differs between SQLite and PostgreSQL; relative, it reads the same."""
+    best = max((hit.score for hit in hits), default=0.0)
+    if best <= 0:
+        return [VectorHit(hit.image_id, 1.0) for hit in hits]  # all tie (words in every text)
+    return [VectorHit(hit.image_id, max(hit.score, 0.0) / best) for hit in hits]
 
 
 class Search:
@@ -99,7 +120,7 @@ class Search:
         min_score: float | None = None,
         filters: dict[str, str] | None = None,
     ) -> list[Hit]:
-        rankings = {"text": self.text.search(owner, query, limit * 2, filters)}
+        rankings = {"text": relative(self.text.search(owner, query, limit * 2, filters))}
         embedder = self.words_embedder()
         try:
             vectors = embedder.embed_texts([query])

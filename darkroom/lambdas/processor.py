@@ -25,8 +25,8 @@ from darkroom.lambdas import arrivals, messages
 from darkroom.lambdas.runtime import (
     count_image,
     count_step_failure,
+    log_metrics,
     logger,
-    metrics,
     runtime,
     time_steps,
     tracer,
@@ -129,7 +129,7 @@ def run_job(claim: Claim) -> Outcome:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(
         process_partial_response(

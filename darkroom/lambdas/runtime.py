@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,6 +29,25 @@ tracer = Tracer(service=SERVICE)  # off outside Lambda (no X-Ray daemon to talk 
 
 _secrets = SecretValues()
 _built: list[Runtime] = []  # the container's Runtime, once built
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def log_metrics(handler: Handler) -> Handler:
+    """Powertools' `log_metrics`, without its warning for an invocation that counted nothing (a
+    skipped derivative, a step before the last): normal here, and noise in every such log."""
+    published = metrics.log_metrics(handler)
+
+    @functools.wraps(handler)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with warnings.catch_warnings():  # a Lambda process runs one invocation at a time
+            warnings.filterwarnings(
+                "ignore", message="No application metrics to publish", category=UserWarning
+            )
+            return dict(published(event, context))
+
+    return run
 
 
 def runtime() -> Runtime:

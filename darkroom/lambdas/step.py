@@ -20,8 +20,8 @@ from darkroom.lambdas import arrivals, messages
 from darkroom.lambdas.runtime import (
     count_image,
     count_step_failure,
+    log_metrics,
     logger,
-    metrics,
     runtime,
     time_steps,
     tracer,
@@ -144,7 +144,7 @@ ACTIONS = {"accept": accept, "step": step, "fail": fail}
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     action = ACTIONS.get(str(event.get("action")))
     if action is None:

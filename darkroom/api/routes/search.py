@@ -23,8 +23,15 @@ router = APIRouter(tags=["search"], responses=COMMON)
 
 
 class SearchHit(ImageOut):
-    score: float
-    scores: dict[str, float]
+    score: float = Field(
+        description="0-1, best first: cosine similarity for pictures; for words, the full-text "
+        "rank relative to the best hit (1), or with a text embedder both rankings fused (1: "
+        "first in both)"
+    )
+    scores: dict[str, float] = Field(
+        description="each kind's own 0-1 score: `text` (relative full-text rank), `vector` "
+        "(cosine similarity)"
+    )
 
 
 class SearchResults(BaseModel):
