@@ -26,6 +26,7 @@ from darkroom.domain.records import (
     JobResults,
     Label,
 )
+from darkroom.domain.review import Review
 
 
 class BlobStore(Protocol):
@@ -73,6 +74,7 @@ class ImageQuery:
     created_before: datetime | None = None
     after_id: str | None = None  # cursor: ids sort by creation
     limit: int = 100
+    newest_first: bool = False  # then `after_id` pages towards older images
 
 
 class Catalog(Protocol):
@@ -148,6 +150,12 @@ class Catalog(Protocol):
         ...
 
     def latest_analysis(self, image_id: str) -> Analysis | None: ...
+
+
+class ReviewLog(Protocol):
+    """People's decisions about images' classes (darkroom.domain.review.Review)."""
+
+    def latest(self, image_id: str) -> Review | None: ...
 
 
 class DetectionLog(Protocol):

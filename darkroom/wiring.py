@@ -15,11 +15,13 @@ from darkroom.adapters.sql.database import Database
 from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
 from darkroom.adapters.sql.queue import SqlQueue
+from darkroom.adapters.sql.reviews import SqlReviews
 from darkroom.adapters.sql.vector_shard import GraphOptions
 from darkroom.adapters.sql.vectors import EmbeddedVectorIndex
 from darkroom.engine.intake import Intake
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
+from darkroom.engine.review import Reviewer
 from darkroom.engine.runner import Engine
 from darkroom.engine.search import Search
 from darkroom.ports import (
@@ -60,9 +62,16 @@ class Runtime:
     search: Search
     engine: Engine
     intake: Intake
+    reviews: SqlReviews
 
     def close(self) -> None:
         self.db.dispose()
+
+    @property
+    def reviewer(self) -> Reviewer:
+        return Reviewer(
+            self.catalog, self.blobs, self.recipes, self.outbox, self.reviews, self.detections
+        )
 
 
 def blob_store(url: str, kms_key_id: str | None = None) -> BlobStore:
@@ -164,6 +173,7 @@ def build(settings: Settings | None = None) -> Runtime:
     providers = ProviderRegistry(batch_across_threads=settings.worker_threads > 1)
     recipes = RecipeBook(settings.recipes_dir)
     vectors, text = indexes_for(db, settings.vectors)
+    reviews = SqlReviews(db)
     ports = StepPorts(
         blobs=blobs,
         catalog=catalog,
@@ -172,6 +182,7 @@ def build(settings: Settings | None = None) -> Runtime:
         vectors=vectors,
         text=text,
         detections=detections,
+        reviews=reviews,
     )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
@@ -203,4 +214,5 @@ def build(settings: Settings | None = None) -> Runtime:
         ),
         engine=engine,
         intake=intake,
+        reviews=reviews,
     )

@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from darkroom import __version__
 from darkroom.api.middleware import BodyLimit, RequestMetrics
-from darkroom.api.routes import admin, images, ops, search, uploads, webhooks
+from darkroom.api.routes import admin, images, ops, review, search, uploads, webhooks
 from darkroom.api.services import Services
 from darkroom.wiring import Runtime
 
@@ -23,6 +23,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in (
         uploads.router,
         images.router,
+        review.router,
         search.router,
         webhooks.router,
         admin.router,

@@ -17,6 +17,7 @@ from rich.table import Table
 from darkroom import logs
 from darkroom.cli import ingest as ingest_cli
 from darkroom.cli.output import console, fail, json_line
+from darkroom.cli.review import review_app
 from darkroom.domain.errors import RecipeError, Rejected
 from darkroom.domain.records import ImageStatus
 from darkroom.engine import dlq as dead_letters
@@ -43,6 +44,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(review_app, name="review")
 
 OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]

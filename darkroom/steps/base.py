@@ -15,6 +15,7 @@ from darkroom.ports import (
     DetectionLog,
     Notifier,
     Providers,
+    ReviewLog,
     TextIndex,
     VectorIndex,
 )
@@ -36,6 +37,7 @@ class StepPorts:
     vectors: VectorIndex
     text: TextIndex
     detections: DetectionLog
+    reviews: ReviewLog | None = None  # people's decisions, which a re-run keeps
 
 
 @dataclass

@@ -199,8 +199,8 @@ class SqlCatalog:
         if query.created_before is not None:
             sql = sql.where(c.created_at < _epoch(query.created_before))
         if query.after_id is not None:
-            sql = sql.where(c.id > query.after_id)
-        sql = sql.order_by(c.id).limit(query.limit)
+            sql = sql.where(c.id < query.after_id if query.newest_first else c.id > query.after_id)
+        sql = sql.order_by(c.id.desc() if query.newest_first else c.id).limit(query.limit)
         with self.db.read() as conn:
             return [_image(row) for row in conn.execute(sql)]
 

@@ -217,3 +217,24 @@ analyses = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("image_id", "version", name="uq_analyses_version"),
 )
+
+# Human review decisions, each with its provenance: who decided, when, and what the model had
+# said at the time. An undone decision stays, marked, so the history is never rewritten.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("image_id", String(32), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("recipe", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("class_name", String(64), nullable=False),
+    Column("model_class", String(64)),
+    Column("model_confidence", Float),
+    Column("model_uncertain", Boolean, nullable=False),
+    Column("previous_location", Text, nullable=False),
+    Column("decided_at", Float, nullable=False),
+    Column("undone_at", Float),
+    Index("ix_reviews_image", "image_id"),
+    Index("ix_reviews_recipe", "owner", "recipe"),
+)
