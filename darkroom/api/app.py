@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from darkroom import __version__
+from darkroom import __version__, web
 from darkroom.api.middleware import BodyLimit, RequestMetrics
 from darkroom.api.routes import admin, images, ops, review, search, uploads, webhooks
 from darkroom.api.services import Services
@@ -30,10 +30,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         ops.router,
     ):
         app.include_router(router)
+    web.install(app)  # the UI for people, at /ui (and / redirects there)
     max_upload = settings.limits.max_bytes
 
     def limit_for(path: str) -> int:
-        if path == "/upload":
+        if path in ("/upload", "/ui/search/similar"):
             return max_upload * 4 // 3 + 64 * 1024  # base64 in JSON, multipart framing
         if path.startswith("/upload/presigned/"):
             return max_upload + 1024
