@@ -64,9 +64,11 @@ class Pages:
         page = context.new_page()
         page.on(
             "console",
-            lambda m: self.errors.append(f"console {m.type}: {m.text} ({page.url})")
-            if m.type == "error"
-            else None,
+            lambda m: (
+                self.errors.append(f"console {m.type}: {m.text} ({page.url})")
+                if m.type == "error"
+                else None
+            ),
         )
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e} ({page.url})"))
         self.opened.append(page)

@@ -21,7 +21,7 @@ class BoxedColourDetector(ColourDetector):
     def detect(self, pixels: Any) -> list[Label]:
         labels = ColourDetector.detect(self, pixels)
         array = np.asarray(pixels, dtype=np.float64)
-        height, width = array.shape[:2]
+        width = array.shape[1]
         left = 0.0 if array[:, : width // 2].mean() >= array[:, width // 2 :].mean() else 0.5
         return [
             Label(label.name, label.confidence, box=(left, 0.25, 0.5, 0.5), provider=self.name)

@@ -169,7 +169,10 @@ def test_image_page_draws_boxes_reprocesses_and_deletes(
     assert abs(drawn["width"] - shown["width"] / 2) < stroke
     assert abs(drawn["height"] - shown["height"] / 2) < stroke
     assert abs(drawn["y"] - (shown["y"] + shown["height"] / 4)) < stroke
-    assert min(abs(drawn["x"] - shown["x"]), abs(drawn["x"] - shown["x"] - shown["width"] / 2)) < stroke
+    assert (
+        min(abs(drawn["x"] - shown["x"]), abs(drawn["x"] - shown["x"] - shown["width"] / 2))
+        < stroke
+    )
     expect(page.locator("#class")).to_contain_text("cat")
     expect(page.locator("table.steps tr.step-done")).to_have_count(11)
 
@@ -249,7 +252,9 @@ def test_review_with_the_keyboard_refiles_and_undoes(
     page.keyboard.press("u")  # undo: back in the queue, filed as the model had it
     expect(page.locator("#review")).to_have_attribute("data-image", unsure)
     back = record(server, "alice", unsure)
-    assert (back["class"], back["uncertain"]) == ("cat", True) and "/cats/alice/" in back["location"]
+    assert (back["class"], back["uncertain"]) == ("cat", True) and "/cats/alice/" in back[
+        "location"
+    ]
     page.keyboard.press("1")  # confirm the model's cat
     expect(page.locator("#done")).to_be_visible()
     assert record(server, "alice", unsure)["uncertain"] is False

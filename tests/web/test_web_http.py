@@ -4,9 +4,9 @@ Content-Security-Policy, admin pages; and the review loop's HTTP API."""
 from __future__ import annotations
 
 import json
-from contextlib import closing
 import re
 from collections.abc import Iterator
+from contextlib import closing
 
 import httpx
 import pytest
@@ -143,7 +143,9 @@ def test_operations_are_for_admin_keys_only(server: Server) -> None:
         with httpx.Client(base_url=server.url, headers={"X-API-Key": secret.group(1)}) as carol:
             assert carol.get("/images").status_code == 200
             key_id = secret.group(1).split("_")[1]
-            assert admin.post(f"/ui/ops/keys/{key_id}/revoke", data={"csrf": token}).status_code == 303
+            assert (
+                admin.post(f"/ui/ops/keys/{key_id}/revoke", data={"csrf": token}).status_code == 303
+            )
             assert carol.get("/images").status_code == 401
 
 
