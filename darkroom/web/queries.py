@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, select
+from sqlalchemy import Integer, Text, and_, cast, func, select
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.database import Database
@@ -83,14 +83,21 @@ def per_class_per_day(db: Database, owner: str, days: int = PLOT_DAYS) -> Bars:
         days=days - 1
     )
     c = t.images.c
-    sql = select(c.created_at, c.class_name).where(
-        and_(c.owner == owner, c.status == "completed", c.created_at >= since.timestamp())
+    bucket = (
+        cast(c.created_at / 86400, Integer)  # SQLite's CAST truncates
+        if db.is_sqlite
+        else cast(func.floor(c.created_at / 86400), Integer)  # PostgreSQL's would round
+    )
+    sql = (
+        select(bucket, c.class_name, func.count())
+        .where(and_(c.owner == owner, c.status == "completed", c.created_at >= since.timestamp()))
+        .group_by(bucket, c.class_name)
     )
     grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     with db.read() as conn:
-        for created, class_name in conn.execute(sql):
-            day = datetime.fromtimestamp(created, UTC).strftime("%m-%d")
-            grid[day][class_name or "(none)"] += 1
+        for number, class_name, n in conn.execute(sql):
+            label = datetime.fromtimestamp(int(number) * 86400, UTC).strftime("%m-%d")
+            grid[label][class_name or "(none)"] += n
     labels = [(since + timedelta(days=i)).strftime("%m-%d") for i in range(days)]
     classes = sorted({cls for day in grid.values() for cls in day})
     peak = max((sum(day.values()) for day in grid.values()), default=0)

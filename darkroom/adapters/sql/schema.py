@@ -51,6 +51,8 @@ images = Table(
     UniqueConstraint("owner", "idempotency_key", name="uq_images_idempotency"),
     Index("ix_images_owner_id", "owner", "id"),
     Index("ix_images_owner_status", "owner", "status"),
+    # Covers the counts per class and per day the gallery shows on every page.
+    Index("ix_images_owner_counts", "owner", "status", "class_name", "uncertain", "created_at"),
 )
 
 step_results = Table(
