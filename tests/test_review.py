@@ -90,6 +90,12 @@ def test_decision_refiles_announces_survives_reprocess_and_undo(runtime: Runtime
     assert "ReviewUndone" in events_of(runtime, image_id)
     assert runtime.reviewer.undo_last("alice", "key123") is None
 
+    # Deleting the image deletes the decisions about it too.
+    runtime.reviewer.decide(back, "other", "key123")
+    lifecycle.delete_image(runtime.catalog, runtime.blobs, runtime.outbox, back)
+    assert runtime.reviews.latest(image_id) is None
+    assert runtime.reviews.decisions("colour-pets") == []
+
 
 def test_a_decision_names_a_class_of_the_recipe_and_needs_a_finished_image(
     runtime: Runtime,
@@ -183,6 +189,50 @@ def test_tune_with_too_few_decisions_says_how_many_more() -> None:
     assert not result.ready and result.override is None
     cat = next(c for c in result.classes if c.name == "cat")
     assert (cat.decisions, cat.needs_more, cat.high) == (12, 8, None)
+
+
+@pytest.mark.slow  # several CLI processes
+def test_cli_review_list_decide_undo(tmp_path: Path, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("the CLI part runs once, on SQLite")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    images.save(images.photo(320, 240, seed=3, tint=GREEN), photos / "unsure.jpg")
+    env = {
+        **os.environ,
+        "DARKROOM_HOME": str(tmp_path / "home"),
+        "DARKROOM_RECIPES_DIR": str(recipes),
+        "DARKROOM_RECIPE": "colour-pets",
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "darkroom.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    assert cli("ingest", str(photos), "-c", "1", "-q").returncode == 0
+    listed = cli("review", "list", "--json")
+    waiting = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(w["file"].endswith("unsure.jpg"), w["class"]) for w in waiting] == [(True, "cat")]
+    image_id = waiting[0]["image_id"]
+    wrong = cli("review", "decide", image_id, "ferret")
+    assert wrong.returncode == 2 and "not one of cat, dog, other" in wrong.stderr
+    decided = cli("review", "decide", image_id, "dog", "--json")
+    assert decided.returncode == 0, decided.stderr
+    assert json.loads(decided.stdout)["decided_by"] == "cli"
+    assert cli("review", "list", "--json").stdout == ""
+    shown = json.loads(cli("images", "show", image_id, "--json").stdout)
+    assert shown["class"] == "dog" and "/dogs/default/" in shown["location"]
+    assert cli("review", "undo").returncode == 0
+    assert "1 to review" in cli("review", "list").stdout
+    assert json.loads(cli("review", "list", "--json").stdout)["image_id"] == image_id
 
 
 def test_cli_review_tune_writes_the_override(tmp_path: Path, backend: str) -> None:

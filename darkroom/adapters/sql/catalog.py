@@ -255,6 +255,7 @@ class SqlCatalog:
             conn.execute(delete(t.detection_logs).where(t.detection_logs.c.image_id == image_id))
             conn.execute(delete(t.contents).where(t.contents.c.image_id == image_id))
             conn.execute(delete(t.analyses).where(t.analyses.c.image_id == image_id))
+            conn.execute(delete(t.reviews).where(t.reviews.c.image_id == image_id))
 
     # steps
 

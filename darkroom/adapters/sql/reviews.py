@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy import Row, and_, insert, select, update
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.database import Database
@@ -102,7 +102,3 @@ class SqlReviews:
             sql = sql.where(c.owner == owner)
         with self.db.read() as conn:
             return [_review(row) for row in conn.execute(sql)]
-
-    def forget_image(self, image_id: str) -> None:
-        with self.db.atomic() as conn:
-            conn.execute(delete(t.reviews).where(t.reviews.c.image_id == image_id))
