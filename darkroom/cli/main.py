@@ -146,6 +146,8 @@ def serve(
             f"[bold]First start: created an admin key for owner {key.owner!r}. "
             f"It is shown only now:[/]\n\n    {secret}\n"
         )
+    bound = f"http://{host or settings.host}:{settings.port if port is None else port}/"
+    console.print(f"The web UI: open {bound} and sign in with an API key.")
     metrics.prepare_multiprocess(settings.home)
     pool = WorkerPool(settings, workers, nice=settings.worker_nice).start() if workers else None
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from darkroom.api.routes import uploads as api_uploads
 from darkroom.api.routes.uploads import services
 from darkroom.api.schemas import PresignRequest
 from darkroom.api.security import authenticate
+from darkroom.domain.errors import RecipeError
 from darkroom.domain.records import FINAL_STATUSES, Image, ImageStatus
 from darkroom.engine import lifecycle
 from darkroom.engine.review import classes_of
@@ -121,9 +123,8 @@ def _page_of(request: Request, visitor: Visitor) -> tuple[list[Image], str | Non
     more = len(found) > PAGE_SIZE and tiles
     if not more:
         return tiles, None
-    params = "&".join(f"{k}={v}" for k, v in filters.items())
-    next_cursor = api_images.encode_cursor(tiles[-1].id)
-    return tiles, f"/ui/gallery/more?cursor={next_cursor}" + (f"&{params}" if params else "")
+    query = urlencode({"cursor": api_images.encode_cursor(tiles[-1].id), **filters})
+    return tiles, f"/ui/gallery/more?{query}"
 
 
 @router.get("/")
@@ -154,8 +155,17 @@ def gallery_more(request: Request, visitor: Visitor = Depends(signed_in)) -> Res
 
 @router.get("/tiles/{image_id}")
 def tile(image_id: str, request: Request, visitor: Visitor = Depends(signed_in)) -> Response:
+    rt = services(request).runtime
     image = api_images.owned(services(request), image_id, visitor.principal)
-    return page(request, "_tile.html", visitor, image=image, final=FINAL_STATUSES)
+    steps = None
+    if image.status not in FINAL_STATUSES and image.job_id:
+        # Where its job is: steps done of the recipe's, shown while the tile polls.
+        try:
+            total = len(rt.recipes.get(image.recipe).steps)
+        except RecipeError:
+            total = 0
+        steps = (len(rt.catalog.step_outputs(image.job_id)), total)
+    return page(request, "_tile.html", visitor, image=image, final=FINAL_STATUSES, steps=steps)
 
 
 # -- one image ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from darkroom.api.routes import images as api_images
 from darkroom.api.routes.uploads import services
 from darkroom.engine.lifecycle import Conflict
 from darkroom.engine.review import classes_of, review_queue
+from darkroom.web import queries
 from darkroom.web.auth import Visitor, signed_in
 from darkroom.web.render import page
 
@@ -56,7 +57,7 @@ def review_page(request: Request, visitor: Visitor = Depends(signed_in)) -> Resp
         skip=",".join([*skipped, image.id] if image else skipped),
         kept_skip=",".join(skipped),
         last=last,
-        remaining=rt.catalog.image_counts(visitor.owner),
+        waiting=queries.counts(rt.catalog.image_counts(visitor.owner)).uncertain,
         boxes=[label for label in image.labels if label.box] if image else [],
     )
 

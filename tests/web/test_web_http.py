@@ -15,6 +15,7 @@ from tests import images
 from tests.conftest import COLOUR_PETS
 from tests.server import Server, make_server, wait_final
 
+pytestmark = pytest.mark.slow  # a real server with a worker process
 GREEN = (10, 250, 10)  # the colour detector's unsure cat
 
 
