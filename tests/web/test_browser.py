@@ -132,6 +132,26 @@ def test_sign_in_upload_three_through_the_picker_and_filter_the_gallery(
     assert pages.errors == []
 
 
+def test_upload_by_dropping_a_file(server: Server, pages: Pages, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = sign_in(pages, server, "alice")
+    page.goto(server.url + "/ui/upload")
+    dropped = picture(tmp_path / "dropped-dog.jpg", BLUE, 14)
+    handle = page.evaluate_handle(
+        """bytes => { const t = new DataTransfer();
+            t.items.add(new File([new Uint8Array(bytes)], 'dropped-dog.jpg', {type: 'image/jpeg'}));
+            return t; }""",
+        list(dropped.read_bytes()),
+    )
+    page.dispatch_event("#upload-form", "drop", {"dataTransfer": handle})
+    tile = page.locator("#uploads .tile")
+    expect(tile).to_have_count(1)
+    expect(tile).to_have_attribute("data-status", "completed", timeout=30_000)
+    expect(tile.locator(".class")).to_contain_text("dog")
+    assert pages.errors == []
+
+
 def test_gallery_scrolls_through_cursor_pages(server: Server, pages: Pages, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
