@@ -17,7 +17,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import catalog, engine, http, ingest, memory, retrieval, search, thumbnail
+from bench import catalog, engine, http, ingest, memory, retrieval, search, thumbnail, web
 from bench.common import Row
 
 BENCHES: dict[str, Callable[[bool], list[Row]]] = {
@@ -29,6 +29,7 @@ BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "search": search.run,
     "retrieval": retrieval.run,
     "catalog": catalog.run,
+    "web": web.run,
 }
 
 

@@ -27,6 +27,7 @@ from darkroom.domain.records import (
     JobResults,
     Label,
 )
+from darkroom.domain.review import Review
 
 
 class BlobStore(Protocol):
@@ -93,6 +94,7 @@ class ImageQuery:
     created_before: datetime | None = None
     after_id: str | None = None  # cursor: ids sort by creation
     limit: int = 100
+    newest_first: bool = False  # then `after_id` pages towards older images
 
 
 class Catalog(Protocol):
@@ -177,6 +179,12 @@ class Catalog(Protocol):
         ...
 
     def latest_analysis(self, image_id: str) -> Analysis | None: ...
+
+
+class ReviewLog(Protocol):
+    """People's decisions about images' classes (darkroom.domain.review.Review)."""
+
+    def latest(self, image_id: str) -> Review | None: ...
 
 
 class DetectionLog(Protocol):

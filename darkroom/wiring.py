@@ -19,12 +19,14 @@ from darkroom.adapters.sql.fulltext import SqliteTextIndex
 from darkroom.adapters.sql.keys import SqlKeyStore
 from darkroom.adapters.sql.portraits import SqlPortraitStore
 from darkroom.adapters.sql.queue import SqlQueue
+from darkroom.adapters.sql.reviews import SqlReviews
 from darkroom.adapters.sql.vector_shard import GraphOptions
 from darkroom.adapters.sql.vectors import EmbeddedVectorIndex
 from darkroom.engine.consent import ConsentGate
 from darkroom.engine.intake import Intake
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import RecipeBook
+from darkroom.engine.review import Reviewer
 from darkroom.engine.runner import Engine
 from darkroom.engine.search import Search
 from darkroom.ports import (
@@ -66,10 +68,17 @@ class Runtime:
     search: Search
     engine: Engine
     intake: Intake
+    reviews: SqlReviews
     portraits: SqlPortraitStore | None = None  # consents and portrait requests
 
     def close(self) -> None:
         self.db.dispose()
+
+    @property
+    def reviewer(self) -> Reviewer:
+        return Reviewer(
+            self.catalog, self.blobs, self.recipes, self.outbox, self.reviews, self.detections
+        )
 
 
 def blob_store(url: str, kms_key_id: str | None = None) -> BlobStore:
@@ -175,6 +184,7 @@ def build(settings: Settings | None = None) -> Runtime:
     vectors, text = indexes_for(db, settings.vectors)
     facets = SqlFacetIndex(db)
     portraits = SqlPortraitStore(db)
+    reviews = SqlReviews(db)
     ports = StepPorts(
         blobs=blobs,
         catalog=catalog,
@@ -185,6 +195,7 @@ def build(settings: Settings | None = None) -> Runtime:
         detections=detections,
         facets=facets,
         consents=portraits,
+        reviews=reviews,
     )
     outbox = Outbox(catalog, bus)
     engine = Engine(catalog, queue, outbox, ports, recipes, settings.limits)
@@ -229,4 +240,5 @@ def build(settings: Settings | None = None) -> Runtime:
         engine=engine,
         intake=intake,
         portraits=portraits,
+        reviews=reviews,
     )

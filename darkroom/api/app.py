@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from darkroom import __version__
+from darkroom import __version__, web
 from darkroom.api import failures
 from darkroom.api.middleware import BodyLimit, RequestMetrics
 from darkroom.api.routes import (
@@ -16,6 +16,7 @@ from darkroom.api.routes import (
     ops,
     portraits,
     presigned,
+    review,
     search,
     uploads,
     webhooks,
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         uploads.router,
         presigned.router,
         images.router,
+        review.router,
         search.router,
         webhooks.router,
         admin.router,
@@ -53,10 +55,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         portraits.router,
     ):
         app.include_router(router)
+    web.install(app)  # the UI for people, at /ui (and / redirects there)
     max_upload = settings.limits.max_bytes
 
     def limit_for(path: str) -> int:
-        if path == "/upload":
+        if path in ("/upload", "/ui/search/similar"):
             return max_upload * 4 // 3 + 64 * 1024  # base64 in JSON, multipart framing
         if path.startswith("/upload/presigned/"):
             return max_upload + 1024

@@ -28,11 +28,12 @@ class FirstScreen:
     def show(self, url: str) -> None:
         log.info(
             "darkroom serve ready",
-            extra={"url": url, "docs": f"{url}/docs", "workers": self.workers},
+            extra={"url": url, "ui": f"{url}/ui", "docs": f"{url}/docs", "workers": self.workers},
         )
         if not console.is_terminal:
             return
         rows = [
+            ("web UI", f"{url}/ui  (sign in with an API key)"),
             ("API", url),
             ("docs", f"{url}/docs  (ReDoc: {url}/redoc)"),
             ("health", f"{url}/health   metrics: {url}/metrics"),

@@ -18,6 +18,7 @@ from darkroom.cli import (
     models,
     recipes,
     reprocess,
+    review,
     search,
     serve,
     webhooks,
@@ -32,6 +33,7 @@ app.add_typer(recipes.app, name="recipes")
 app.add_typer(models.app, name="models")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(review.review_app, name="review")
 app.command()(ingest.ingest)
 app.command()(serve.worker)
 app.command()(serve.serve)

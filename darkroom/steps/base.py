@@ -17,6 +17,7 @@ from darkroom.ports import (
     FacetIndex,
     Notifier,
     Providers,
+    ReviewLog,
     TextIndex,
     VectorIndex,
 )
@@ -40,6 +41,7 @@ class StepPorts:
     detections: DetectionLog
     facets: FacetIndex | None = None  # search facets, where the catalog keeps them
     consents: ConsentLog | None = None  # the portraits recipe's consent check
+    reviews: ReviewLog | None = None  # people's decisions, which a re-run keeps
 
 
 @dataclass

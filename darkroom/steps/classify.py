@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from darkroom.domain.records import Label
@@ -26,6 +28,15 @@ class ClassifySettings(StepSettings):
     )
     fallback: str = Field(default="other", description="class when nothing reaches 'low'")
     thresholds: Thresholds = Thresholds()
+    class_thresholds: dict[str, Thresholds] = Field(
+        default={},
+        description="per-class thresholds (what `darkroom review tune` writes); others use "
+        "`thresholds`",
+    )
+    keep_reviews: bool = Field(
+        default=True,
+        description="a person's decision stands over a re-run's result (false: the model's wins)",
+    )
 
     @model_validator(mode="after")
     def _fallback_is_not_a_class(self) -> ClassifySettings:
@@ -51,21 +62,39 @@ def decide(labels: list[Label], settings: ClassifySettings) -> tuple[str, float,
         if cls is not None and label.confidence > per_class.get(cls, 0.0):
             per_class[cls] = label.confidence
     best_class, best = max(per_class.items(), key=lambda item: item[1], default=("", 0.0))
-    if best >= settings.thresholds.high:
+    limits = settings.class_thresholds.get(best_class, settings.thresholds)
+    if best >= limits.high:
         return best_class, best, False
-    if best >= settings.thresholds.low:
+    if best >= limits.low:
         return best_class, best, True
     neither = max(0.0, 100.0 - sum(per_class.values()))
-    return settings.fallback, neither, neither < settings.thresholds.low
+    fallback = settings.class_thresholds.get(settings.fallback, settings.thresholds)
+    return settings.fallback, neither, neither < fallback.low
 
 
 def run(ctx: StepContext, settings: ClassifySettings) -> StepResult:
     labels = [Label.from_json(item) for item in ctx.output_of("detect").get("labels", [])]
     cls, confidence, uncertain = decide(labels, settings)
     confidence = round(confidence, 2)
+    output: dict[str, Any] = {"class": cls, "confidence": confidence, "uncertain": uncertain}
+    reviews = ctx.ports.reviews
+    review = reviews.latest(ctx.image.id) if reviews is not None and settings.keep_reviews else None
+    if review is not None:
+        # A person decided: a newer model's answer is kept beside it, not over it.
+        output = {
+            "class": review.class_name,
+            "confidence": 100.0,
+            "uncertain": False,
+            "reviewed": review.id,
+            "model": output,
+        }
     return StepResult(
-        output={"class": cls, "confidence": confidence, "uncertain": uncertain},
-        image={"class_name": cls, "confidence": confidence, "uncertain": uncertain},
+        output=output,
+        image={
+            "class_name": output["class"],
+            "confidence": output["confidence"],
+            "uncertain": output["uncertain"],
+        },
     )
 
 

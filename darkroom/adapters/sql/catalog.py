@@ -209,8 +209,8 @@ class SqlCatalog:
         if query.created_before is not None:
             sql = sql.where(c.created_at < _epoch(query.created_before))
         if query.after_id is not None:
-            sql = sql.where(c.id > query.after_id)
-        sql = sql.order_by(c.id).limit(query.limit)
+            sql = sql.where(c.id < query.after_id if query.newest_first else c.id > query.after_id)
+        sql = sql.order_by(c.id.desc() if query.newest_first else c.id).limit(query.limit)
         with self.db.read() as conn:
             return [_image(row) for row in conn.execute(sql)]
 
@@ -266,6 +266,7 @@ class SqlCatalog:
             conn.execute(delete(t.contents).where(t.contents.c.image_id == image_id))
             conn.execute(delete(t.analyses).where(t.analyses.c.image_id == image_id))
             conn.execute(delete(t.facets).where(t.facets.c.image_id == image_id))
+            conn.execute(delete(t.reviews).where(t.reviews.c.image_id == image_id))
 
     # steps
 

@@ -51,6 +51,8 @@ images = Table(
     UniqueConstraint("owner", "idempotency_key", name="uq_images_idempotency"),
     Index("ix_images_owner_id", "owner", "id"),
     Index("ix_images_owner_status", "owner", "status"),
+    # Covers the counts per class and per day the gallery shows on every page.
+    Index("ix_images_owner_counts", "owner", "status", "class_name", "uncertain", "created_at"),
 )
 
 step_results = Table(
@@ -273,4 +275,25 @@ portrait_requests = Table(
     Column("selfie_expired_at", Float),  # the selfie and crop removed (retention), result kept
     Index("ix_portrait_requests_visitor", "owner", "user_id", "created_at"),
     Index("ix_portrait_requests_created", "created_at"),
+)
+
+# Human review decisions, each with its provenance: who decided, when, and what the model had
+# said at the time. An undone decision stays, marked, so the history is never rewritten.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("image_id", String(32), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("recipe", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("class_name", String(64), nullable=False),
+    Column("model_class", String(64)),
+    Column("model_confidence", Float),
+    Column("model_uncertain", Boolean, nullable=False),
+    Column("previous_location", Text, nullable=False),
+    Column("decided_at", Float, nullable=False),
+    Column("undone_at", Float),
+    Index("ix_reviews_image", "image_id"),
+    Index("ix_reviews_recipe", "owner", "recipe"),
 )
