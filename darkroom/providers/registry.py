@@ -48,6 +48,12 @@ def _mobilenet(options: dict[str, Any]) -> Detector:
     return BundledClassifier(options)
 
 
+def _blazeface(options: dict[str, Any]) -> Detector:
+    from darkroom.providers.blazeface import BlazeFaceDetector
+
+    return BlazeFaceDetector(options)
+
+
 def _rekognition(options: dict[str, Any]) -> Detector:
     from darkroom.providers.rekognition import RekognitionDetector
 
@@ -86,6 +92,7 @@ def _llm(options: dict[str, Any]) -> Analyzer:
 
 DETECTORS: dict[str, DetectorFactory] = {
     "mobilenet": _mobilenet,
+    "blazeface": _blazeface,
     "opencv": _opencv,
     "onnx": _onnx,
     "rekognition": _rekognition,
@@ -115,6 +122,13 @@ KNOWN = (
         ("onnxruntime",),
         "",
         "MobileNetV2 (ImageNet-1k) inside darkroom: cats, dogs, 1000 named classes (offline)",
+    ),
+    ProviderInfo(
+        "blazeface",
+        "detector",
+        ("onnxruntime",),
+        "",
+        "MediaPipe BlazeFace (full range) inside darkroom: face boxes with scores (offline)",
     ),
     ProviderInfo(
         "opencv",
