@@ -75,7 +75,9 @@ def test_provenance_matches_the_shipped_files() -> None:
     assert info["licence"].startswith("BSD-3-Clause")
 
 
-def test_ingest_files_chelsea_under_cats_and_finds_the_coffee_and_faces_by_word(tmp_path: Path) -> None:
+def test_ingest_files_chelsea_under_cats_and_finds_the_coffee_and_faces_by_word(
+    tmp_path: Path,
+) -> None:
     from typer.testing import CliRunner
 
     from darkroom.cli.main import app

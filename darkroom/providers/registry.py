@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from darkroom.ports import Analyzer, Detector, Embedder
+from darkroom.ports import Analyzer, Detector, Embedder, TextReader
 from darkroom.providers.batching import batched
 from darkroom.settings import Settings
 
 DetectorFactory = Callable[[dict[str, Any]], Detector]
 EmbedderFactory = Callable[[dict[str, Any]], Embedder]
 AnalyzerFactory = Callable[[dict[str, Any]], Analyzer]
+ReaderFactory = Callable[[dict[str, Any]], TextReader]
 
 
 def _opencv(options: dict[str, Any]) -> Detector:
@@ -90,6 +91,12 @@ def _llm(options: dict[str, Any]) -> Analyzer:
     return LlmAnalyzer(options)
 
 
+def _rapidocr(options: dict[str, Any]) -> TextReader:
+    from darkroom.providers.rapid_ocr import RapidOcrReader
+
+    return RapidOcrReader(options)
+
+
 DETECTORS: dict[str, DetectorFactory] = {
     "mobilenet": _mobilenet,
     "blazeface": _blazeface,
@@ -104,6 +111,7 @@ EMBEDDERS: dict[str, EmbedderFactory] = {
     "http": _http_embeddings,
 }
 ANALYZERS: dict[str, AnalyzerFactory] = {"llm": _llm}
+READERS: dict[str, ReaderFactory] = {"rapidocr": _rapidocr}
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,13 @@ KNOWN = (
         ("onnxruntime", "tokenizers"),
         "onnx",
         "CLIP (ONNX): zero-shot labels, picture and text embeddings in one space",
+    ),
+    ProviderInfo(
+        "rapidocr",
+        "reader",
+        ("rapidocr", "onnxruntime"),
+        "",
+        "RapidOCR: PP-OCR text detection and recognition, models inside its wheel (offline)",
     ),
     ProviderInfo(
         "llm",
@@ -233,6 +248,7 @@ class ProviderRegistry:
             "detector": dict(DETECTORS),
             "embedding": dict(EMBEDDERS),
             "analyzer": dict(ANALYZERS),
+            "reader": dict(READERS),
         }
         self._built: dict[tuple[str, str], Any] = {}
 
@@ -244,6 +260,9 @@ class ProviderRegistry:
 
     def analyzer(self, name: str, options: dict[str, Any]) -> Analyzer:
         return self._provider("analyzer", name, options)  # type: ignore[no-any-return]
+
+    def reader(self, name: str, options: dict[str, Any]) -> TextReader:
+        return self._provider("reader", name, options)  # type: ignore[no-any-return]
 
     def _provider(self, kind: str, name: str, options: dict[str, Any]) -> Any:
         """Built once per (kind, name, options) and kept: a model loads once per process."""

@@ -14,6 +14,7 @@ from darkroom.steps import (
     index,
     normalize,
     notify,
+    ocr,
     organize,
     record,
     thumbnail,
@@ -36,6 +37,7 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         embed,
         index,
         analyze,
+        ocr,
     )
 }
 

@@ -1,5 +1,5 @@
-"""index: the words a picture is found by (file name, class, labels, captions, tags, and what
-its latest analysis says) into the full-text index."""
+"""index: the words a picture is found by (file name, class, labels, captions, tags, the text
+read in it, and what its latest analysis says) into the full-text index."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def words_of(ctx: StepContext) -> str:
         parts.append(ctx.image.class_name)
     parts.extend(label.name for label in ctx.image.labels)
     for output in ctx.outputs.values():  # captions, tags, summaries of analysing steps
-        for key in ("caption", "summary", "tags", "category"):
+        for key in ("caption", "summary", "tags", "category", "text"):  # text: ocr
             value = output.get(key)
             if isinstance(value, str):
                 parts.append(value)
@@ -50,6 +50,6 @@ STEP = StepDefinition(
     settings=IndexSettings,
     event="ImageIndexed",
     needs=("validate",),
-    reads=("detect", "classify", "analyze"),
+    reads=("detect", "classify", "analyze", "ocr"),
     description="put the file name, class, labels, captions and tags into full-text search",
 )
