@@ -17,12 +17,13 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import accuracy, engine, http, ingest, memory, retrieval, search, thumbnail
+from bench import accuracy, engine, engine_peers, http, ingest, memory, retrieval, search, thumbnail
 from bench.common import Row
 
 BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "thumbnail": thumbnail.run,
     "engine": engine.run,
+    "engine_peers": engine_peers.run,
     "ingest": ingest.run,
     "http": http.run,
     "memory": memory.run,
