@@ -17,7 +17,18 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import accuracy, engine, engine_peers, http, ingest, memory, retrieval, search, thumbnail
+from bench import (
+    accuracy,
+    engine,
+    engine_peers,
+    http,
+    ingest,
+    memory,
+    retrieval,
+    search,
+    search_peers,
+    thumbnail,
+)
 from bench.common import Row
 
 BENCHES: dict[str, Callable[[bool], list[Row]]] = {
@@ -28,6 +39,7 @@ BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "http": http.run,
     "memory": memory.run,
     "search": search.run,
+    "search_peers": search_peers.run,
     "retrieval": retrieval.run,
     "accuracy": accuracy.run,
 }
