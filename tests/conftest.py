@@ -169,13 +169,15 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Any attempt to open a connection fails the test: bundled models need no download."""
+@pytest.fixture(scope="module")
+def no_network() -> Iterator[None]:
+    """Any attempt to open a connection fails the test: bundled models need no download. For a
+    whole module, so the module's model fixtures load under it too (they ask for it first)."""
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError(f"network used: {args!r}")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket, "create_connection", refuse)
+        yield

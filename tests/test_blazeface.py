@@ -19,7 +19,7 @@ NO_FACES = ["chelsea", "coffee", "rocket", "hubble_deep_field", "coins", "page"]
 
 
 @pytest.fixture(scope="module")
-def detector() -> BlazeFaceDetector:
+def detector(no_network: None) -> BlazeFaceDetector:
     return BlazeFaceDetector()
 
 

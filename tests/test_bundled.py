@@ -22,7 +22,7 @@ NOT_ANIMALS = ["coffee", "astronaut", "rocket", "camera", "hubble_deep_field", "
 
 
 @pytest.fixture(scope="module")
-def classifier() -> BundledClassifier:
+def classifier(no_network: None) -> BundledClassifier:
     return BundledClassifier({})
 
 

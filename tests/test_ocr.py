@@ -34,7 +34,7 @@ def screenshot(width: int = 1280, height: int = 720, size: int = 28) -> Image.Im
 
 
 @pytest.fixture(scope="module")
-def reader() -> RapidOcrReader:
+def reader(no_network: None) -> RapidOcrReader:
     return RapidOcrReader()
 
 
@@ -132,3 +132,11 @@ def test_models_list_shows_the_ocr_models_and_their_digests(tmp_path: Any) -> No
     assert rows["rapidocr"]["models"] == provenance()["models"]
     assert rows["blazeface_full_range"]["kind"] == "bundled model"
     assert rows["blazeface"]["status"] == "ready"
+
+
+def test_the_network_is_blocked_for_this_module() -> None:
+    """The guard the models loaded under: a connection attempt fails the test."""
+    import socket
+
+    with pytest.raises(AssertionError, match="network used"):
+        socket.create_connection(("127.0.0.1", 9))
