@@ -17,19 +17,35 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import catalog, engine, http, ingest, memory, retrieval, search, thumbnail, web
+from bench import (
+    accuracy,
+    catalog,
+    engine,
+    engine_peers,
+    http,
+    ingest,
+    memory,
+    retrieval,
+    search,
+    search_peers,
+    thumbnail,
+    web,
+)
 from bench.common import Row
 
 BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "thumbnail": thumbnail.run,
     "engine": engine.run,
+    "engine_peers": engine_peers.run,
     "ingest": ingest.run,
     "http": http.run,
     "memory": memory.run,
     "search": search.run,
+    "search_peers": search_peers.run,
     "retrieval": retrieval.run,
     "catalog": catalog.run,
     "web": web.run,
+    "accuracy": accuracy.run,
 }
 
 

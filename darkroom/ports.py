@@ -368,6 +368,26 @@ class Stylist(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TextLine:
+    """A line of text read in a picture: `box` is (left, top, width, height), 0-1 of the image,
+    `confidence` in percent."""
+
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float]
+
+
+class TextReader(Protocol):
+    """Reads the text in a picture (OCR). `pixels` is an RGB uint8 array (H, W, 3)."""
+
+    name: str  # provider and model version, e.g. "rapidocr@3.10.0:PP-OCRv6"
+
+    def read(self, pixels: Any) -> list[TextLine]:
+        """The lines found, in reading order (top to bottom, then left to right)."""
+        ...
+
+
 class Providers(Protocol):
     """Models by name, each loaded once per process."""
 
@@ -375,3 +395,4 @@ class Providers(Protocol):
     def embedder(self, name: str, options: dict[str, Any]) -> Embedder: ...
     def analyzer(self, name: str, options: dict[str, Any]) -> Analyzer: ...
     def stylist(self, name: str, options: dict[str, Any]) -> Stylist: ...
+    def reader(self, name: str, options: dict[str, Any]) -> TextReader: ...

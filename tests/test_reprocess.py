@@ -65,8 +65,11 @@ def test_a_step_brings_the_later_steps_that_need_it() -> None:
         "analyze",
         "embed",
         "embed_meaning",
+        "index_text",  # an index step: it reads the analysis too
         "index",
     }
+    # New OCR re-indexes the text read, in both index steps.
+    assert lifecycle.steps_to_rerun(collections, ["ocr"]) >= {"ocr", "index_text", "index"}
     with pytest.raises(lifecycle.Conflict, match="has no step 'embedd'"):
         lifecycle.steps_to_rerun(recipe, ["embedd"])
 

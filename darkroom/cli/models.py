@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -51,6 +51,8 @@ def models_list(as_json: JsonOption = False) -> None:
             )
         for name, info in bundled_provenance().items():
             json_line({"name": name, "kind": "bundled model", "status": "ready", **info})
+        for name, packaged in _packaged_models().items():
+            json_line({"name": name, "kind": "packaged model", **packaged})
         return
     table = Table(title="providers")
     for column in ("name", "kind", "status", "description"):
@@ -95,6 +97,28 @@ def models_list(as_json: JsonOption = False) -> None:
             f"{source['sha256']})",
         )
     console.print(bundled)
+    inside = Table(title="models inside installed packages (no download)")
+    for column in ("name", "package", "licence", "files (sha256)"):
+        inside.add_column(column, overflow="fold")
+    for name, packaged in _packaged_models().items():
+        files = ", ".join(f"{file} {digest}" for file, digest in packaged.get("models", {}).items())
+        inside.add_row(
+            name,
+            f"{packaged.get('package', '')} {packaged.get('version', '')}",
+            packaged.get("licence", packaged.get("status", "")),
+            files,
+        )
+    console.print(inside)
+
+
+def _packaged_models() -> dict[str, dict[str, Any]]:
+    """Models that come inside a dependency's wheel (RapidOCR's PP-OCR), with their digests."""
+    try:
+        from darkroom.providers.rapid_ocr import provenance as ocr_provenance
+
+        return {"rapidocr": {"status": "ready", **ocr_provenance()}}
+    except (ImportError, ValueError) as exc:
+        return {"rapidocr": {"status": f"missing: {exc}"}}
 
 
 def _models_catalog(settings: Settings) -> dict[str, CatalogModel]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from darkroom.ports import Analyzer, Detector, Embedder, Stylist
+from darkroom.ports import Analyzer, Detector, Embedder, Stylist, TextReader
 from darkroom.providers.batching import batched
 from darkroom.settings import Settings
 
@@ -18,6 +18,7 @@ DetectorFactory = Callable[[dict[str, Any]], Detector]
 EmbedderFactory = Callable[[dict[str, Any]], Embedder]
 AnalyzerFactory = Callable[[dict[str, Any]], Analyzer]
 StylistFactory = Callable[[dict[str, Any]], Stylist]
+ReaderFactory = Callable[[dict[str, Any]], TextReader]
 
 
 def _opencv(options: dict[str, Any]) -> Detector:
@@ -47,6 +48,12 @@ def _mobilenet(options: dict[str, Any]) -> Detector:
     from darkroom.providers.bundled import BundledClassifier
 
     return BundledClassifier(options)
+
+
+def _blazeface(options: dict[str, Any]) -> Detector:
+    from darkroom.providers.blazeface import BlazeFaceDetector
+
+    return BlazeFaceDetector(options)
 
 
 def _rekognition(options: dict[str, Any]) -> Detector:
@@ -109,8 +116,15 @@ def _sagemaker(options: dict[str, Any]) -> Stylist:
     return SageMakerStylist(options)
 
 
+def _rapidocr(options: dict[str, Any]) -> TextReader:
+    from darkroom.providers.rapid_ocr import RapidOcrReader
+
+    return RapidOcrReader(options)
+
+
 DETECTORS: dict[str, DetectorFactory] = {
     "mobilenet": _mobilenet,
+    "blazeface": _blazeface,
     "opencv": _opencv,
     "onnx": _onnx,
     "rekognition": _rekognition,
@@ -123,6 +137,7 @@ EMBEDDERS: dict[str, EmbedderFactory] = {
     "http": _http_embeddings,
 }
 ANALYZERS: dict[str, AnalyzerFactory] = {"llm": _llm}
+READERS: dict[str, ReaderFactory] = {"rapidocr": _rapidocr}
 
 
 def _auto_stylist(options: dict[str, Any]) -> Stylist:
@@ -165,6 +180,13 @@ KNOWN = (
         ("onnxruntime",),
         "",
         "MobileNetV2 (ImageNet-1k) inside darkroom: cats, dogs, 1000 named classes (offline)",
+    ),
+    ProviderInfo(
+        "blazeface",
+        "detector",
+        ("onnxruntime",),
+        "",
+        "MediaPipe BlazeFace (full range) inside darkroom: face boxes with scores (offline)",
     ),
     ProviderInfo(
         "opencv",
@@ -214,6 +236,13 @@ KNOWN = (
         ("onnxruntime", "tokenizers"),
         "onnx",
         "CLIP (ONNX): zero-shot labels, picture and text embeddings in one space",
+    ),
+    ProviderInfo(
+        "rapidocr",
+        "reader",
+        ("rapidocr", "onnxruntime"),
+        "",
+        "RapidOCR: PP-OCR text detection and recognition, models inside its wheel (offline)",
     ),
     ProviderInfo(
         "llm",
@@ -290,6 +319,7 @@ class ProviderRegistry:
             "embedding": dict(EMBEDDERS),
             "analyzer": dict(ANALYZERS),
             "stylist": dict(STYLISTS),
+            "reader": dict(READERS),
         }
         self._built: dict[tuple[str, str], Any] = {}
 
@@ -304,6 +334,9 @@ class ProviderRegistry:
 
     def stylist(self, name: str, options: dict[str, Any]) -> Stylist:
         return self._provider("stylist", name, options)  # type: ignore[no-any-return]
+
+    def reader(self, name: str, options: dict[str, Any]) -> TextReader:
+        return self._provider("reader", name, options)  # type: ignore[no-any-return]
 
     def _provider(self, kind: str, name: str, options: dict[str, Any]) -> Any:
         """Built once per (kind, name, options) and kept: a model loads once per process."""

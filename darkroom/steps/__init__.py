@@ -19,6 +19,7 @@ from darkroom.steps import (
     inventory,
     normalize,
     notify,
+    ocr,
     organize,
     record,
     standardise,
@@ -50,6 +51,7 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         consent,
         face,
         stylise,
+        ocr,
     )
 }
 

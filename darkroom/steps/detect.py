@@ -19,15 +19,21 @@ class DetectSettings(StepSettings):
         default=400, ge=64, le=4096, description="long side the detector sees; smaller is faster"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="provider settings")
+    also: list[str] = Field(
+        default_factory=list,
+        description="more detectors on the same picture, their labels added (blazeface: faces)",
+    )
 
 
 def run(ctx: StepContext, settings: DetectSettings) -> StepResult:
-    detector = ctx.ports.providers.detector(settings.provider, settings.options)
-    picture = pixels.fitted(ctx, settings.size)
-    labels = detector.detect(imaging.to_array(picture))
+    detectors = [ctx.ports.providers.detector(settings.provider, settings.options)]
+    detectors += [ctx.ports.providers.detector(name, {}) for name in settings.also]
+    array = imaging.to_array(pixels.fitted(ctx, settings.size))
+    labels = [label for detector in detectors for label in detector.detect(array)]
     labels = sorted(labels, key=lambda label: label.confidence, reverse=True)
+    provider = "+".join(detector.name for detector in detectors)
     return StepResult(
-        output={"provider": detector.name, "labels": [label.to_json() for label in labels]},
+        output={"provider": provider, "labels": [label.to_json() for label in labels]},
         image={"labels": labels},
     )
 

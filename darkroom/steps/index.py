@@ -1,5 +1,5 @@
-"""index: the words a picture is found by (file name, class, labels, captions, tags, and what
-its latest analysis says) into the full-text index."""
+"""index: the words a picture is found by (file name, class, labels, captions, tags, the text
+read in it, and what its latest analysis says) into the full-text index."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def words_of(ctx: StepContext) -> str:
             parts.extend(
                 str(v) for values in declared.values() if isinstance(values, list) for v in values
             )
-        for key in ("caption", "summary", "tags", "category"):
+        for key in ("caption", "summary", "tags", "category", "text"):  # text: ocr
             value = output.get(key)
             if isinstance(value, str):
                 parts.append(value)
@@ -91,6 +91,6 @@ STEP = StepDefinition(
     settings=IndexSettings,
     event="ImageIndexed",
     needs=("validate",),
-    reads=("detect", "classify", "analyze", "garments", "colours"),
+    reads=("detect", "classify", "analyze", "garments", "colours", "ocr"),
     description="put the file name, class, labels, captions and tags into full-text search",
 )
