@@ -145,7 +145,10 @@ def test_identical_file_becomes_duplicate_of_the_first(runtime: Runtime) -> None
     drain(runtime)
     dup = runtime.catalog.get_image(second)
     assert dup is not None and dup.status is ImageStatus.DUPLICATE and dup.duplicate_of == first
-    assert not runtime.blobs.exists(dup.location)  # not stored twice
+    # An accepted upload keeps its own bytes: deleting the first must never take them (#13.1).
+    assert runtime.blobs.get(dup.location) == runtime.blobs.get(
+        runtime.catalog.get_image(first).location  # type: ignore[union-attr]
+    )
     assert runtime.catalog.detection_records(second) == []
     bob = runtime.catalog.get_image(other_owner)
     assert bob is not None and bob.status is ImageStatus.COMPLETED  # owners are separate
