@@ -120,6 +120,7 @@ def test_sizes_transparency_and_a_real_photo(runtime: Runtime) -> None:
     assert real["colours"]["colours"] and real["embed"]["dim"] > 0
 
 
+@pytest.mark.slow  # four 900x1200 pictures through the whole recipe: about 6 s
 def test_colours_on_plain_and_busy_backdrops(runtime: Runtime) -> None:
     cases = {
         "red-on-grey": (RED, (128, 128, 128), "red"),
