@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from darkroom.api.routes import uploads
+from darkroom.api.routes import presigned, uploads
 
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 DROPPED = frozenset({"examples", "title", "discriminator", "readOnly", "writeOnly", "deprecated"})
@@ -22,6 +22,7 @@ def upload_openapi() -> dict[str, Any]:
     """The OpenAPI document of the upload routes (no runtime needed to describe them)."""
     app = FastAPI()
     app.include_router(uploads.router)
+    app.include_router(presigned.router)
     return app.openapi()
 
 
