@@ -36,6 +36,19 @@ EVENT_TYPES: dict[str, str] = {
     "ImageFailed": "status rejected (bad input: step, error) or failed (every attempt failed: "
     "error, attempts; the job is in the dead-letter queue)",
     "ImageDeleted": "deleted with every variant and record (image_id, owner only)",
+    "ImageStandardised": "the catalog's standardised JPEG stored: key, file_path, width, height, "
+    "bytes, quality",
+    "GarmentsDescribed": "garments (category and attributes from the vocabulary, with "
+    "confidences), provider, model, dropped, mapped; garments [] with a reason offline",
+    "ColoursFound": "colours (name, share, hex), background, facets (colour)",
+    "InventoryImageProcessed": "the catalog's downstream event (source darkroom.catalog): "
+    "file_path, width, height, garments, items, colours, sku, filename",
+    "TextRead": "text read offline (ocr): provider, text, lines (text, confidence, box)",
+    "ConsentChecked": "portraits: the visitor's consent at run time: checked, agreed_at",
+    "FaceFound": "portraits: provider, faces (how many), face (the largest: box, confidence), "
+    "crop, crop_box, crop_size",
+    "PortraitReady": "portraits: user_id, style, gender, result (the portrait's key), media_type, "
+    "provider, model_version",
 }
 
 
