@@ -20,6 +20,7 @@ from darkroom.ports import (
     TextIndex,
     VectorIndex,
 )
+from darkroom.steps.media_files import media_folder
 
 DELETED = "ImageDeleted"
 
@@ -29,7 +30,11 @@ class Conflict(Exception):
 
 
 def derived_prefixes(image: Image) -> list[str]:
-    return [f"thumbnails/{image.owner}/{image.id}/"]
+    prefixes = [f"thumbnails/{image.owner}/{image.id}/"]
+    sku = image.metadata.get("sku")
+    if image.metadata.get("media") and sku:  # the media library keeps them beside the product
+        prefixes.append(f"{media_folder(image.owner, str(sku))}/thumbnails/{image.id}/")
+    return prefixes
 
 
 def remove_files(

@@ -24,18 +24,49 @@ class Hit:
     image_id: str
     score: float
     sources: dict[str, float] = field(default_factory=dict)  # score from each kind of search
+    # For a video: the moment of its best-matching keyframe, and that keyframe's JPEG.
+    frame_ms: int | None = None
+    frame_key: str | None = None
+
+
+def by_item(hits: list[VectorHit]) -> list[VectorHit]:
+    """One hit per media item, best first: a video's keyframes (vectors whose metadata names
+    the video as `media_id`) answer as the video, with the moment of the best of them."""
+    best: dict[str, VectorHit] = {}
+    for hit in hits:
+        item = str(hit.metadata.get("media_id") or hit.image_id)
+        if item not in best:
+            best[item] = VectorHit(item, hit.score, hit.metadata)
+    return list(best.values())
+
+
+def _frame(hit: VectorHit) -> tuple[int | None, str | None]:
+    ms = hit.metadata.get("frame_ms")
+    key = hit.metadata.get("frame_key")
+    return (int(ms) if ms is not None else None), (str(key) if key else None)
 
 
 def fuse(rankings: dict[str, list[VectorHit]], limit: int) -> list[Hit]:
     """Reciprocal rank fusion: each list adds 1 / (k + rank); agreement rises to the top."""
     scores: dict[str, float] = {}
     sources: dict[str, dict[str, float]] = {}
+    frames: dict[str, tuple[int | None, str | None]] = {}
     for name, hits in rankings.items():
         for rank, hit in enumerate(hits, start=1):
             scores[hit.image_id] = scores.get(hit.image_id, 0.0) + 1.0 / (RRF_K + rank)
             sources.setdefault(hit.image_id, {})[name] = round(hit.score, 4)
+            if hit.metadata.get("frame_ms") is not None:
+                frames.setdefault(hit.image_id, _frame(hit))
     ordered = sorted(scores, key=lambda image_id: -scores[image_id])[:limit]
-    return [Hit(image_id, round(scores[image_id], 6), sources[image_id]) for image_id in ordered]
+    return [
+        Hit(
+            image_id,
+            round(scores[image_id], 6),
+            sources[image_id],
+            *frames.get(image_id, (None, None)),
+        )
+        for image_id in ordered
+    ]
 
 
 class Search:
@@ -98,7 +129,7 @@ class Search:
             )
             vectors = None
         if vectors is not None:  # a model with a text side (CLIP): text-to-image too
-            rankings["vector"] = self.vectors.search(
+            rankings["vector"] = self._items(
                 embedder.space,
                 owner,
                 vectors[0],
@@ -151,11 +182,30 @@ class Search:
         filters: dict[str, str] | None,
         exclude: str | None,
     ) -> list[Hit]:
-        hits = self.vectors.search(
+        hits = self._items(
             embedder.space, owner, vector, limit + 1, self.threshold(min_score), filters
         )
         return [
-            Hit(h.image_id, round(h.score, 4), {"vector": round(h.score, 4)})
+            Hit(h.image_id, round(h.score, 4), {"vector": round(h.score, 4)}, *_frame(h))
             for h in hits
             if h.image_id != exclude
         ][:limit]
+
+    def _items(
+        self,
+        space: str,
+        owner: str,
+        vector: Any,
+        limit: int,
+        min_score: float,
+        filters: dict[str, str] | None,
+    ) -> list[VectorHit]:
+        """`limit` media items (see `by_item`): a video may hold many of the nearest vectors,
+        so the search widens until enough items are found or the index has no more."""
+        wanted = limit * 4
+        while True:
+            hits = self.vectors.search(space, owner, vector, wanted, min_score, filters)
+            items = by_item(hits)
+            if len(items) >= limit or len(hits) < wanted or wanted >= 4096:
+                return items[:limit]
+            wanted *= 4

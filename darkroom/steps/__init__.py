@@ -11,10 +11,14 @@ from darkroom.steps import (
     content_hash,
     detect,
     embed,
+    embed_media,
     index,
+    keyframes,
     normalize,
     notify,
     organize,
+    place,
+    product,
     record,
     thumbnail,
     validate,
@@ -36,6 +40,10 @@ BUILTIN: dict[str, StepDefinition[Any]] = {
         embed,
         index,
         analyze,
+        product,
+        keyframes,
+        embed_media,
+        place,
     )
 }
 
