@@ -64,6 +64,12 @@ class LabelOut(BaseModel):
     provider: str | None = None
 
 
+class KeyframeOut(BaseModel):
+    ms: int
+    shot: int | None = None
+    thumbnail: str
+
+
 class ImageOut(BaseModel):
     """The record of an image: the same fields as `darkroom images show --json`."""
 
@@ -90,6 +96,11 @@ class ImageOut(BaseModel):
     updated_at: str
     metadata: dict[str, Any] = Field(default_factory=dict)
     links: Links
+    # A media library item (the media recipe): its kind, its sku, and a video's keyframes.
+    media: Literal["image", "video"] | None = None
+    sku: str | None = None
+    duration_ms: int | None = None
+    keyframes: list[KeyframeOut] | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -16,6 +16,7 @@ from darkroom import logs
 from darkroom.cli.output import console, err, json_line
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine.worker import WorkerPool
+from darkroom.ports import Catalog
 from darkroom.views import image_record
 from darkroom.wiring import Runtime
 
@@ -109,7 +110,21 @@ def run_ingest(
     return Report(files, images, time.monotonic() - started, len(fresh))
 
 
-def print_table(report: Report) -> None:
+def media_counts(report: Report, catalog: Catalog) -> Counter[str]:
+    """Completed images and videos of a media library, and the keyframes the videos gave."""
+    counts: Counter[str] = Counter()
+    for image in report.images.values():
+        media = image.metadata.get("media")
+        if image.status is not ImageStatus.COMPLETED or not media:
+            continue
+        counts[f"{media}s"] += 1
+        if media == "video" and image.job_id:
+            frames = catalog.step_outputs(image.job_id).get("keyframes", {}).get("keyframes", [])
+            counts["keyframes"] += len(frames)
+    return counts
+
+
+def print_table(report: Report, catalog: Catalog | None = None) -> None:
     by_class: Counter[str] = Counter()
     uncertain: Counter[str] = Counter()
     for image in report.images.values():
@@ -120,8 +135,12 @@ def print_table(report: Report) -> None:
     table.add_column("result")
     table.add_column("images", justify="right")
     table.add_column("uncertain", justify="right")
+    media = media_counts(report, catalog) if catalog is not None else Counter()
     for name in sorted(by_class):
-        table.add_row(f"class {name}", str(by_class[name]), str(uncertain[name]))
+        if not (media and name == "-"):  # a media library has no classes: its kinds instead
+            table.add_row(f"class {name}", str(by_class[name]), str(uncertain[name]))
+    for kind in ("images", "videos", "keyframes") if media else ():
+        table.add_row(kind, str(media[kind]), "")
     statuses = report.statuses()
     for status in (ImageStatus.REJECTED, ImageStatus.DUPLICATE, ImageStatus.FAILED):
         table.add_row(status.value, str(statuses[status.value]), "")

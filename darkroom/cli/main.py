@@ -25,7 +25,7 @@ from darkroom.engine.worker import WorkerPool
 from darkroom.ports import ImageQuery
 from darkroom.providers.model_catalog import CatalogModel
 from darkroom.settings import Settings
-from darkroom.views import image_record
+from darkroom.views import hit_fields, image_record
 from darkroom.wiring import Runtime, SettingsError, build
 
 app = typer.Typer(help="darkroom: image ingestion and intelligence.", no_args_is_help=True)
@@ -46,6 +46,9 @@ app.add_typer(deploy_app, name="deploy")
 
 OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
+OwnerOption = Annotated[
+    str | None, typer.Option(help="the owner (a media library's client); default DARKROOM_OWNER")
+]
 
 
 def runtime() -> Runtime:
@@ -69,6 +72,7 @@ def ingest(
     ] = ingest_cli.default_concurrency(),
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    owner: OwnerOption = None,
 ) -> None:
     """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
     rt = runtime()
@@ -81,14 +85,14 @@ def ingest(
         rt,
         paths,
         recipe=name,
-        owner=rt.settings.owner,
+        owner=owner or rt.settings.owner,
         concurrency=concurrency,
         show_progress=not quiet,
     )
     if as_json:
         ingest_cli.print_json(report, rt)
     else:
-        ingest_cli.print_table(report)
+        ingest_cli.print_table(report, rt.catalog)
     raise typer.Exit(1 if report.failed else 0)
 
 
@@ -172,14 +176,23 @@ def search(
         float | None, typer.Option(help="similarity threshold (default: the embedder's)")
     ] = None,
     class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
+    sku: Annotated[str | None, typer.Option(help="only this product (media recipe)")] = None,
+    media: Annotated[
+        str | None, typer.Option(help="only images or only videos (media recipe)")
+    ] = None,
+    owner: OwnerOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Find images by words, or by a picture (--like). Best first; nothing when nothing fits."""
+    """Find images by words, or by a picture (--like). Best first; nothing when nothing fits.
+    A video answers once, with the moment (frame_ms) of its best-matching keyframe."""
     rt = runtime()
     if (query is None) == (like is None):
         fail("give words to find, or --like FILE (one of them)")
-    filters = {"class_name": class_name} if class_name else None
-    owner = rt.settings.owner
+    if media not in (None, "image", "video"):
+        fail("--media is image or video")
+    wanted = {"class_name": class_name, "sku": sku, "media": media}
+    filters = {key: value for key, value in wanted.items() if value} or None
+    owner = owner or rt.settings.owner
     try:
         if like is not None:
             hits = rt.search.like_picture(owner, str(like), limit, min_score, filters)
@@ -196,8 +209,7 @@ def search(
             json_line(
                 {
                     "image_id": hit.image_id,
-                    "score": hit.score,
-                    "scores": hit.sources,
+                    **hit_fields(hit, rt.blobs),
                     **image_record(image, rt.blobs, rt.catalog),
                 }
             )
@@ -206,11 +218,12 @@ def search(
         console.print("nothing found")
         return
     table = Table(title=f"{len(found)} found")
-    for column in ("score", "image_id", "file", "class", "location"):
+    for column in ("score", "image_id", "file", "class", "at", "location"):
         table.add_column(column)
     for hit, image in found:
+        at = f"{hit.frame_ms / 1000:.1f} s" if hit.frame_ms is not None else ""
         table.add_row(
-            f"{hit.score:.3f}", image.id, image.filename, image.class_name or "", image.location
+            f"{hit.score:.3f}", image.id, image.filename, image.class_name or "", at, image.location
         )
     console.print(table)
 

@@ -36,7 +36,8 @@ def derivatives_prefix(ctx: StepContext) -> str:
 
 
 def is_video(ctx: StepContext) -> bool:
-    return (ctx.image.content_type or "").startswith("video/")
+    """What validation found, never the type an upload claimed (a text file sent as video/mp4)."""
+    return ctx.output_of("validate").get("media") == "video"
 
 
 @contextmanager

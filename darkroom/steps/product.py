@@ -11,7 +11,7 @@ from pydantic import Field
 
 from darkroom.domain.errors import Rejected
 from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSettings
-from darkroom.steps.media_files import media_folder, safe_segment
+from darkroom.steps.media_files import is_video, media_folder, safe_segment
 
 
 class ProductSettings(StepSettings):
@@ -41,9 +41,7 @@ def run(ctx: StepContext, settings: ProductSettings) -> StepResult:
     sku, found_in = sku_of(ctx, settings)
     if not safe_segment(sku):
         raise Rejected(f"sku {sku!r} has no letter or digit to file it under")
-    media = ctx.output_of("validate").get("media") or (
-        "video" if (ctx.image.content_type or "").startswith("video/") else "image"
-    )
+    media = "video" if is_video(ctx) else "image"
     metadata = {**ctx.image.metadata, "client": ctx.image.owner, "sku": sku, "media": media}
     folder = media_folder(ctx.image.owner, sku)
     return StepResult(

@@ -17,6 +17,7 @@ from darkroom.api.security import Principal, authenticate
 from darkroom.api.services import Services
 from darkroom.domain.errors import Rejected
 from darkroom.engine.search import Hit
+from darkroom.views import hit_fields
 
 router = APIRouter(tags=["search"], responses=COMMON)
 
@@ -24,6 +25,8 @@ router = APIRouter(tags=["search"], responses=COMMON)
 class SearchHit(ImageOut):
     score: float
     scores: dict[str, float]
+    frame_ms: int | None = Field(default=None, description="a video: its best-matching moment")
+    frame_thumbnail: str | None = None
 
 
 class SearchResults(BaseModel):
@@ -42,7 +45,7 @@ class SimilarById(BaseModel):
 def _results(request: Request, svc: Services, hits: list[Hit]) -> dict[str, Any]:
     images = {i.id: i for i in svc.runtime.catalog.images_by_ids([h.image_id for h in hits])}
     items = [
-        {**image_out(request, svc, images[h.image_id]), "score": h.score, "scores": h.sources}
+        {**image_out(request, svc, images[h.image_id]), **hit_fields(h, svc.runtime.blobs)}
         for h in hits
         if h.image_id in images
     ]
@@ -79,6 +82,8 @@ SIMILAR_BODY: dict[str, Any] = {
                         "file": {"type": "string", "format": "binary"},
                         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
                         "min_score": {"type": "number", "minimum": -1, "maximum": 1},
+                        "sku": {"type": "string", "maxLength": 100},
+                        "media": {"type": "string", "enum": ["image", "video"]},
                     },
                 }
             },
@@ -131,7 +136,7 @@ async def similar(request: Request, principal: Principal = Depends(authenticate)
             )
         return await run_in_threadpool(_results, request, svc, hits)
     if media == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=5)
+        form = await request.form(max_files=1, max_fields=7)
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise invalid(("body", "file"), "send the picture as a 'file' part")
@@ -142,10 +147,14 @@ async def similar(request: Request, principal: Principal = Depends(authenticate)
             raise invalid(("body",), "limit and min_score must be numbers") from None
         if not 1 <= limit <= 200 or (min_score is not None and not -1 <= min_score <= 1):
             raise invalid(("body",), "limit is 1-200, min_score -1..1")
+        wanted = {"sku": form.get("sku"), "media": form.get("media")}
+        filters = {key: str(value) for key, value in wanted.items() if value} or None
+        if filters and filters.get("media", "image") not in ("image", "video"):
+            raise invalid(("body", "media"), "media is image or video")
         data = await file.read()
         try:
             hits = await run_in_threadpool(
-                svc.runtime.search.like_picture, principal.owner, data, limit, min_score
+                svc.runtime.search.like_picture, principal.owner, data, limit, min_score, filters
             )
         except Rejected as exc:
             raise invalid(("body", "file"), str(exc)) from None

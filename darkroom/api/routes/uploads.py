@@ -38,6 +38,9 @@ ACCEPTED_TYPES = {
     "image/gif",
     "image/tiff",
     "image/bmp",
+    "video/mp4",  # videos: the media recipe probes them; other recipes reject them
+    "video/quicktime",
+    "video/webm",
     "application/octet-stream",
 }
 
@@ -83,7 +86,8 @@ def check_media_type(content_type: str | None) -> str:
     if media not in ACCEPTED_TYPES:
         raise HTTPException(
             415,
-            f"unsupported media type {media!r}: send an image (JPEG, PNG, WebP, GIF, TIFF, BMP)",
+            f"unsupported media type {media!r}: send an image (JPEG, PNG, WebP, GIF, TIFF, BMP) "
+            "or, for the media recipe, a video (MP4, MOV, WebM)",
         )
     return media
 
