@@ -17,7 +17,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from bench import engine, http, ingest, memory, retrieval, search, thumbnail
+from bench import engine, http, ingest, memory, retrieval, search, thumbnail, video
 from bench.common import Row
 
 BENCHES: dict[str, Callable[[bool], list[Row]]] = {
@@ -28,6 +28,7 @@ BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "memory": memory.run,
     "search": search.run,
     "retrieval": retrieval.run,
+    "video": video.run,
 }
 
 
