@@ -37,6 +37,7 @@ def _darkroom(paths: list[str], queue: mp.Queue) -> None:  # type: ignore[type-a
     from darkroom.video.keyframes import Options, extract
     from darkroom.video.probe import probe
 
+    imported = peak_rss_mb()
     started = time.perf_counter()
     frames = 0
     for path in paths:
@@ -44,12 +45,13 @@ def _darkroom(paths: list[str], queue: mp.Queue) -> None:  # type: ignore[type-a
         for keyframe in extract(path, Options(), info.duration_ms):
             imaging.encode_jpeg(keyframe.picture, 85)
             frames += 1
-    queue.put((time.perf_counter() - started, frames, peak_rss_mb()))
+    queue.put((time.perf_counter() - started, frames, peak_rss_mb(), imported))
 
 
 def _typical(paths: list[str], queue: mp.Queue) -> None:  # type: ignore[type-arg]
     import cv2
 
+    imported = peak_rss_mb()
     started = time.perf_counter()
     frames = 0
     for path in paths:
@@ -64,10 +66,10 @@ def _typical(paths: list[str], queue: mp.Queue) -> None:  # type: ignore[type-ar
                 frames += 1
             index += 1
         capture.release()
-    queue.put((time.perf_counter() - started, frames, peak_rss_mb()))
+    queue.put((time.perf_counter() - started, frames, peak_rss_mb(), imported))
 
 
-def _measure(target: object, paths: list[str]) -> tuple[float, int, float]:
+def _measure(target: object, paths: list[str]) -> tuple[float, int, float, float]:
     context = mp.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=target, args=(paths, queue))
@@ -102,14 +104,18 @@ def run(quick: bool) -> list[Row]:
         ),
         Row(
             "video",
-            "keyframes: peak memory",
+            "keyframes: peak memory above imports",
             "MB",
-            ours[2],
-            baseline=theirs[2],
+            ours[2] - ours[3],
+            baseline=theirs[2] - theirs[3],
             baseline_name="cv2 every frame, keep 1/30",
             higher_is_better=False,
             target="<= 1x",
-            met=ours[2] <= theirs[2],
-            notes="peak RSS (VmHWM) of a fresh process",
+            met=ours[2] - ours[3] <= theirs[2] - theirs[3],
+            notes=(
+                f"peak RSS (VmHWM) of a fresh process: darkroom {ours[2]:.0f} MB "
+                f"({ours[3]:.0f} after its imports: PyAV, PySceneDetect, OpenCV, Pillow), "
+                f"typical {theirs[2]:.0f} MB ({theirs[3]:.0f} after importing cv2)"
+            ),
         ),
     ]

@@ -169,7 +169,8 @@ def test_originals_and_client_videos_notify_the_queue(stage: Synthesized) -> Non
         rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
         filters.add((rules["prefix"], rules["suffix"]))
     expected = {("input/", s) for suffix in IMAGE_SUFFIXES for s in (suffix, suffix.upper())}
-    expected |= {("clients/", s) for suffix in VIDEO_SUFFIXES for s in (suffix, suffix.upper())}
+    media = IMAGE_SUFFIXES + VIDEO_SUFFIXES  # a media library takes both under clients/
+    expected |= {("clients/", s) for suffix in media for s in (suffix, suffix.upper())}
     assert filters == expected
     assert ("input/", ".JPG") in filters and ("clients/", ".mp4") in filters
 
@@ -635,3 +636,26 @@ def test_deploy_synth_writes_the_template(tmp_path: Path) -> None:
     template = json.loads((tmp_path / "out" / "darkroom-staging.template.json").read_text())
     kinds = {r["Type"] for r in template["Resources"].values()}
     assert {"AWS::StepFunctions::StateMachine", "AWS::ApiGateway::RestApi"} <= kinds
+
+
+def test_a_media_library_stage_redrives_after_3_and_gives_videos_a_budget_inside_the_timeout(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    media = synthesize({"stage": "dev", "recipe": "media"}, tmp_path_factory.mktemp("media"))
+    queues = media.resources("AWS::SQS::Queue")
+    (queue_id,) = [k for k in queues if k.startswith("Queue")]
+    queue = queues[queue_id]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert queue["VisibilityTimeout"] >= 300  # longer than any video's budget
+    for name in ("processor", "step"):
+        function = media.functions()[name]
+        env = function["Environment"]["Variables"]
+        assert env["DARKROOM_RECIPE"] == "media"
+        assert 0 < int(env["DARKROOM_VIDEO_BUDGET_SECONDS"]) < function["Timeout"]
+    names = {
+        alarm["Properties"]["AlarmName"]: alarm["Properties"]
+        for alarm in media.resources("AWS::CloudWatch::Alarm").values()
+    }
+    depth = next(a for n, a in names.items() if n.endswith("queue-depth"))
+    dead = next(a for n, a in names.items() if n.endswith("dlq-not-empty"))
+    assert depth["Threshold"] == 1000 and dead["Threshold"] == 0

@@ -88,7 +88,7 @@ def test_user_recipes_folder_adds_and_overrides(tmp_path: Path) -> None:
 
 def test_unknown_recipe_lists_the_known_ones() -> None:
     with pytest.raises(
-        RecipeError, match="unknown recipe 'nope'; known recipes: collections, pets"
+        RecipeError, match="unknown recipe 'nope'; known recipes: collections, media, pets"
     ):
         RecipeBook().get("nope")
 

@@ -32,7 +32,7 @@ _MEDIA_KEY = re.compile(r"^clients/([^/]+)/products/([^/]+)/media/([^/]+)/([^/]+
 # second filter, on the lower-cased name.
 MEDIA_SUFFIXES = {
     ".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp",
-    ".mp4", ".mov", ".m4v", ".webm", ".mkv",
+    ".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi",
 }  # fmt: skip
 OWNER = re.compile(r"^[A-Za-z0-9._-]{1,128}$")  # as `darkroom keys create` allows
 _IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -74,6 +74,11 @@ class Shared:
     uses_rekognition: bool
 
 
+def video_budget(timeout_seconds: int) -> int:
+    """Time a worker function gives one video's keyframes: its timeout less room to record."""
+    return max(10, timeout_seconds - 20)
+
+
 def environment(options: Options, shared: Shared) -> dict[str, str]:
     storage = shared.storage
     return {
@@ -154,12 +159,14 @@ def build_functions(
         },
         None,  # the API scales with requests; usage plans and stage throttling bound it
     )
+    # A video's keyframe pass stops (failing with the reason) before Lambda would kill it.
+    worker_env = {"DARKROOM_VIDEO_BUDGET_SECONDS": str(video_budget(stage.worker_timeout_seconds))}
     processor = function(
         "processor",
         PROCESSOR_HANDLER,
         stage.worker_memory_mb,
         stage.worker_timeout_seconds,
-        {},
+        worker_env,
         stage.reserved_concurrency,
     )
     step = function(
@@ -167,7 +174,7 @@ def build_functions(
         STEP_HANDLER,
         stage.worker_memory_mb,
         stage.worker_timeout_seconds,
-        {},
+        worker_env,
         stage.reserved_concurrency,
     )
     processor.add_event_source(

@@ -72,7 +72,9 @@ def build_storage(scope: Construct, options: Options, max_deliveries: int) -> St
             destination,
             s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=suffix),
         )
-    for suffix in both_cases(VIDEO_SUFFIXES):
+    # A media library's clients put images and videos straight under clients/; the processor
+    # filters again (other spellings, darkroom's own keyframes there).
+    for suffix in both_cases(IMAGE_SUFFIXES + VIDEO_SUFFIXES):
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             destination,
