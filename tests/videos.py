@@ -56,6 +56,7 @@ def make(
 ) -> Path:
     """Encode the shots into `path` (the container from its suffix: .mp4, .mov, .webm, .mkv)."""
     width, height = size
+    path.parent.mkdir(parents=True, exist_ok=True)
     options = {"movflags": "+faststart"} if faststart else {}  # the index before the frames
     with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=fps)
