@@ -55,14 +55,12 @@ def looks_like_video(path: str) -> bool:
         return False
 
 
-def _format_name(container: Any, path: str) -> str:
-    family = CONTAINERS[container.format.name]
-    brand = str(container.metadata.get("major_brand", "")).strip()
-    if family == "mp4":
+def _format_name(container: Any) -> str:
+    """mp4 or mov (by the file's brand), webm or mkv (by its codecs: WebM allows only these)."""
+    if CONTAINERS[container.format.name] == "mp4":
+        brand = str(container.metadata.get("major_brand", "")).strip()
         return "mov" if brand == "qt" else "mp4"
-    doctype = "webm" if path.lower().endswith(".webm") else None
-    names = set(container.format.name.split(","))
-    return doctype or ("webm" if "webm" in names and _is_webm_codecs(container) else "mkv")
+    return "webm" if _is_webm_codecs(container) else "mkv"
 
 
 def _is_webm_codecs(container: Any) -> bool:
@@ -143,7 +141,7 @@ def probe(path: str, limits: Limits) -> VideoProbe:
             )
         _first_frame(container, stream)
         return VideoProbe(
-            format=_format_name(container, path),
+            format=_format_name(container),
             codec=codec,
             width=width,
             height=height,
