@@ -81,12 +81,15 @@ def test_a_photo_finds_the_clients_video_and_moment_and_never_another_clients(
         assert globex.get(f"/images/{video_id}").status_code == 404
 
 
-def test_a_video_is_refused_upfront_by_type_only_when_no_recipe_could_take_it(
+def test_uploads_are_refused_upfront_without_a_sku_or_a_media_type_no_recipe_takes(
     server: Server, tmp_path: Path
 ) -> None:
     with server.client("acme") as acme:
         answer = acme.post("/upload", files={"file": ("x.avi", b"RIFF....AVI ", "video/x-msvideo")})
         assert answer.status_code == 415
+        photo = images.jpeg_bytes(images.photo(64, 48, seed=1))
+        no_sku = acme.post("/upload", files={"file": ("a.jpg", photo, "image/jpeg")})
+        assert no_sku.status_code == 422 and "recipe 'media' needs metadata sku" in no_sku.text
         text = acme.post(
             "/upload",
             files={"file": ("notes.mp4", b"just words\n" * 100, "video/mp4")},

@@ -114,6 +114,14 @@ def _accept(
     idempotency_key: str | None,
     image_id: str | None = None,
 ) -> Intake:
+    name = recipe or svc.settings.recipe
+    try:
+        needed = svc.runtime.recipes.get(name).recipe.requires_metadata
+    except RecipeError as exc:
+        raise invalid(("body", "recipe"), str(exc)) from None
+    missing = [key for key in needed if metadata.get(key) in (None, "")]
+    if missing:  # refused before a byte is stored
+        raise invalid(("body", "metadata"), f"recipe {name!r} needs metadata {', '.join(missing)}")
     try:
         return svc.runtime.intake.accept_stream(
             stream,
