@@ -29,6 +29,7 @@ from bench import (
     search,
     search_peers,
     thumbnail,
+    video,
     web,
 )
 from bench.common import Row
@@ -46,6 +47,7 @@ BENCHES: dict[str, Callable[[bool], list[Row]]] = {
     "catalog": catalog.run,
     "web": web.run,
     "accuracy": accuracy.run,
+    "video": video.run,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -266,13 +266,19 @@ class Embedder(Protocol):
 class VectorHit:
     image_id: str
     score: float  # cosine similarity, -1..1
+    # The metadata stored with the vector: a part of a media item (a video's keyframe) names
+    # its item (`media_id`) and its moment (`frame_ms`) here.
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 class VectorIndex(Protocol):
     def upsert(
         self, space: str, owner: str, image_id: str, vector: Any, metadata: dict[str, Any]
     ) -> None: ...
-    def delete(self, image_id: str) -> None: ...
+    def delete(self, image_id: str) -> None:
+        """The image's vectors, and those of its parts (metadata `media_id` names the image)."""
+        ...
+
     def search(
         self,
         space: str,

@@ -30,6 +30,17 @@ class Limits(BaseSettings):
         description="largest JSON (base64) upload body; send bigger files as multipart or "
         "through a presigned URL, which stream to storage",
     )
+    # Videos (the media recipe): checked from the container before any frame is decoded.
+    max_video_seconds: float = Field(default=3600, gt=0, description="longest video accepted")
+    max_video_pixels: int = Field(
+        default=4096 * 2304, ge=1, description="width x height of a video frame at most"
+    )
+    max_video_fps: float = Field(default=240, gt=0, description="highest frame rate accepted")
+    video_budget_seconds: float = Field(
+        default=240,
+        gt=0,
+        description="time one video's keyframe pass may take; over it the video fails",
+    )
 
 
 class Serving(BaseSettings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from darkroom.domain.records import Image, ImageStatus
+from darkroom.engine.search import Hit
 from darkroom.ports import BlobStore, Catalog
 
 
@@ -54,4 +55,30 @@ def image_record(image: Image, blobs: BlobStore, catalog: Catalog | None = None)
         "filename": image.filename,
         "created_at": image.created_at.isoformat(),
         "updated_at": image.updated_at.isoformat(),
+        **media_fields(image, blobs, catalog),
     }
+
+
+def media_fields(image: Image, blobs: BlobStore, catalog: Catalog | None) -> dict[str, Any]:
+    """A media library item (the media recipe): its kind and sku; a video's keyframes too."""
+    media = image.metadata.get("media")
+    if not media:
+        return {}
+    fields: dict[str, Any] = {"media": media, "sku": image.metadata.get("sku")}
+    if media == "video" and catalog is not None and image.job_id:
+        steps = catalog.step_outputs(image.job_id)
+        fields["duration_ms"] = steps.get("validate", {}).get("duration_ms")
+        fields["keyframes"] = [
+            {"ms": frame["ms"], "shot": frame.get("shot"), "thumbnail": blobs.url(frame["key"])}
+            for frame in steps.get("keyframes", {}).get("keyframes", [])
+        ]
+    return fields
+
+
+def hit_fields(hit: Hit, blobs: BlobStore) -> dict[str, Any]:
+    """What a search hit adds to the record: scores, and for a video the moment that matched."""
+    fields: dict[str, Any] = {"score": hit.score, "scores": hit.sources}
+    if hit.frame_ms is not None:
+        fields["frame_ms"] = hit.frame_ms
+        fields["frame_thumbnail"] = blobs.url(hit.frame_key) if hit.frame_key else None
+    return fields

@@ -703,3 +703,26 @@ def test_no_managed_policy_on_darkrooms_roles(any_template: Synthesized) -> None
         if key.startswith(("BucketNotificationsHandler", "AWS679f53fac")):
             continue  # the CDK's own deploy-time handlers (nag.py says why)
         assert "ManagedPolicyArns" not in role["Properties"], key
+
+
+def test_a_media_library_stage_redrives_after_3_and_gives_videos_a_budget_inside_the_timeout(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    media = synthesize({"stage": "dev", "recipe": "media"}, tmp_path_factory.mktemp("media"))
+    queues = media.resources("AWS::SQS::Queue")
+    (queue_id,) = [k for k in queues if k.startswith("Queue")]
+    queue = queues[queue_id]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert queue["VisibilityTimeout"] >= 300  # longer than any video's budget
+    for name in ("processor", "step"):
+        function = media.functions()[name]
+        env = function["Environment"]["Variables"]
+        assert env["DARKROOM_RECIPE"] == "media"
+        assert 0 < int(env["DARKROOM_VIDEO_BUDGET_SECONDS"]) < function["Timeout"]
+    names = {
+        alarm["Properties"]["AlarmName"]: alarm["Properties"]
+        for alarm in media.resources("AWS::CloudWatch::Alarm").values()
+    }
+    depth = next(a for n, a in names.items() if n.endswith("queue-depth"))
+    dead = next(a for n, a in names.items() if n.endswith("dlq-not-empty"))
+    assert depth["Threshold"] == 1000 and dead["Threshold"] == 0

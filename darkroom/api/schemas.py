@@ -23,6 +23,9 @@ ACCEPTED_TYPES = (
     "image/heic",
     "image/heif",
     "image/avif",
+    "video/mp4",  # videos: the media recipe probes them; other recipes reject them
+    "video/quicktime",
+    "video/webm",
     "application/octet-stream",
 )
 # Published so clients (and schemathesis) know the choices; the route checks them itself, with
@@ -95,6 +98,12 @@ class LabelOut(BaseModel):
     provider: str | None = None
 
 
+class KeyframeOut(BaseModel):
+    ms: int
+    shot: int | None = None
+    thumbnail: str
+
+
 class ImageOut(BaseModel):
     """The record of an image: the same fields as `darkroom images show --json`."""
 
@@ -121,6 +130,11 @@ class ImageOut(BaseModel):
     updated_at: str
     metadata: dict[str, Any] = Field(default_factory=dict)
     links: Links
+    # A media library item (the media recipe): its kind, its sku, and a video's keyframes.
+    media: Literal["image", "video"] | None = None
+    sku: str | None = None
+    duration_ms: int | None = None
+    keyframes: list[KeyframeOut] | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 

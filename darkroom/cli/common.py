@@ -13,6 +13,9 @@ from darkroom.domain.records import Image
 from darkroom.settings import Settings
 from darkroom.wiring import Runtime, SettingsError, build
 
+OwnerOption = Annotated[
+    str | None, typer.Option(help="the owner (a media library's client); default DARKROOM_OWNER")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object per line, for scripts")]
 
 

@@ -15,10 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from darkroom import logs
-from darkroom.cli.common import JsonOption, check_recipe_can_run, runtime
+from darkroom.cli.common import JsonOption, OwnerOption, check_recipe_can_run, runtime
 from darkroom.cli.output import console, err, fail, json_line
 from darkroom.domain.records import Image, ImageStatus
 from darkroom.engine.worker import WorkerPool
+from darkroom.ports import Catalog
 from darkroom.views import image_record
 from darkroom.wiring import Runtime
 
@@ -136,7 +137,21 @@ def _finished(runtime: Runtime, images: dict[Path, Image], pending: dict[str, Pa
     return known + sum(1 for image in latest if image.status.final)
 
 
-def print_table(report: Report) -> None:
+def media_counts(report: Report, catalog: Catalog) -> Counter[str]:
+    """Completed images and videos of a media library, and the keyframes the videos gave."""
+    counts: Counter[str] = Counter()
+    for image in report.images.values():
+        media = image.metadata.get("media")
+        if image.status is not ImageStatus.COMPLETED or not media:
+            continue
+        counts[f"{media}s"] += 1
+        if media == "video" and image.job_id:
+            frames = catalog.step_outputs(image.job_id).get("keyframes", {}).get("keyframes", [])
+            counts["keyframes"] += len(frames)
+    return counts
+
+
+def print_table(report: Report, catalog: Catalog | None = None) -> None:
     by_class: Counter[str] = Counter()
     uncertain: Counter[str] = Counter()
     for image in report.images.values():
@@ -147,8 +162,12 @@ def print_table(report: Report) -> None:
     table.add_column("result")
     table.add_column("images", justify="right")
     table.add_column("uncertain", justify="right")
+    media = media_counts(report, catalog) if catalog is not None else Counter()
     for name in sorted(by_class):
-        table.add_row(f"class {name}", str(by_class[name]), str(uncertain[name]))
+        if not (media and name == "-"):  # a media library has no classes: its kinds instead
+            table.add_row(f"class {name}", str(by_class[name]), str(uncertain[name]))
+    for kind in ("images", "videos", "keyframes") if media else ():
+        table.add_row(kind, str(media[kind]), "")
     statuses = report.statuses()
     for status in (ImageStatus.REJECTED, ImageStatus.DUPLICATE, ImageStatus.FAILED):
         table.add_row(status.value, str(statuses[status.value]), "")
@@ -206,6 +225,7 @@ def ingest(
     ] = None,
     style: Annotated[str | None, typer.Option(help="portraits: the style asked for")] = None,
     gender: Annotated[str | None, typer.Option(help="portraits: the gender of the figure")] = None,
+    owner: OwnerOption = None,
 ) -> None:
     """Process every picture under PATHS. Safe to kill and run again: nothing is done twice."""
     from darkroom.domain.portraits import ConsentRefused
@@ -221,7 +241,7 @@ def ingest(
             rt,
             paths,
             recipe=name,
-            owner=rt.settings.owner,
+            owner=owner or rt.settings.owner,
             concurrency=concurrency,
             show_progress=not quiet,
             metadata=metadata or None,
@@ -241,6 +261,6 @@ def ingest(
     else:
         from darkroom.cli.catalogue import print_catalogue  # it reads this module's Report
 
-        print_table(report)
+        print_table(report, rt.catalog)
         print_catalogue(report, rt)
     raise typer.Exit(1 if report.failed else 0)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from darkroom.cli.catalogue import parse_facets, print_facets
-from darkroom.cli.common import JsonOption, runtime
+from darkroom.cli.common import JsonOption, OwnerOption, runtime
 from darkroom.cli.output import (
     console,
     data_table,
@@ -19,7 +19,7 @@ from darkroom.cli.output import (
     with_note,
 )
 from darkroom.domain.errors import Rejected
-from darkroom.views import image_record
+from darkroom.views import hit_fields, image_record
 
 
 def search(
@@ -33,6 +33,11 @@ def search(
         float | None, typer.Option(help="similarity threshold (default: the embedder's)")
     ] = None,
     class_name: Annotated[str | None, typer.Option("--class", help="only this class")] = None,
+    sku: Annotated[str | None, typer.Option(help="only this product (media recipe)")] = None,
+    media: Annotated[
+        str | None, typer.Option(help="only images or only videos (media recipe)")
+    ] = None,
+    owner: OwnerOption = None,
     facet: Annotated[
         list[str] | None,
         typer.Option(
@@ -45,12 +50,16 @@ def search(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Find images by words, or by a picture (--like). Best first; nothing when nothing fits."""
+    """Find images by words, or by a picture (--like). Best first; nothing when nothing fits.
+    A video answers once, with the moment (frame_ms) of its best-matching keyframe."""
     rt = runtime()
     if (query is None) == (like is None):
         fail("give words to find, or --like FILE (one of them)")
-    filters = {"class_name": class_name} if class_name else None
-    owner = rt.settings.owner
+    if media not in (None, "image", "video"):
+        fail("--media is image or video")
+    wanted = {"class_name": class_name, "sku": sku, "media": media}
+    filters = {key: value for key, value in wanted.items() if value} or None
+    owner = owner or rt.settings.owner
     try:
         facets = parse_facets(facet or [])
         if like is not None:
@@ -74,8 +83,7 @@ def search(
             json_line(
                 {
                     "image_id": hit.image_id,
-                    "score": hit.score,
-                    "scores": hit.sources,
+                    **hit_fields(hit, rt.blobs),
                     **image_record(image, rt.blobs, rt.catalog),
                 }
             )
@@ -89,12 +97,14 @@ def search(
     table.add_column("score", no_wrap=True)
     id_column(table, "image_id")
     table.add_column("class", no_wrap=True)
+    table.add_column("at", no_wrap=True)
     path_column(table, "file (location)")
     for hit, image in found:
         table.add_row(
             f"{hit.score:.3f}",
             image.id,
             image.class_name or "",
+            f"{hit.frame_ms / 1000:.1f} s" if hit.frame_ms is not None else "",
             with_note(image.filename, image.location, style="dim"),
         )
     console.print(table)

@@ -59,6 +59,10 @@ class Recipe(BaseModel):
     visibility_timeout_seconds: float = Field(
         default=120.0, gt=0, description="how long a claimed job stays hidden from other workers"
     )
+    requires_metadata: list[str] = Field(
+        default_factory=list,
+        description="metadata an upload must name (the media recipe: sku); 422 without it",
+    )
     max_deliveries: int = Field(
         default=10,
         ge=1,

@@ -115,6 +115,7 @@ IMAGE_UPDATABLE_FIELDS = frozenset(
         "error",
         "content_type",
         "size_bytes",
+        "metadata",  # replaced whole: a step that adds keys (client, sku, media) merges first
     }
 )
 

@@ -20,6 +20,7 @@ from darkroom.ports import (
     TextIndex,
     VectorIndex,
 )
+from darkroom.steps.media_files import media_folder
 
 DELETED = "ImageDeleted"
 
@@ -29,12 +30,16 @@ class Conflict(Exception):
 
 
 def derived_prefixes(image: Image) -> list[str]:
-    return [
+    prefixes = [
         f"thumbnails/{image.owner}/{image.id}/",
         f"standardised/{image.owner}/{image.id}/",  # the catalog recipe's standardised copy
         f"faces/{image.owner}/{image.id}/",  # the portraits recipe's face crops
         f"portraits/{image.owner}/{image.id}/",  # and its portraits
     ]
+    sku = image.metadata.get("sku")
+    if image.metadata.get("media") and sku:  # the media library keeps them beside the product
+        prefixes.append(f"{media_folder(image.owner, str(sku))}/thumbnails/{image.id}/")
+    return prefixes
 
 
 def remove_files(

@@ -34,6 +34,26 @@ class Hit:
     image_id: str
     score: float
     sources: dict[str, float] = field(default_factory=dict)  # score from each kind of search
+    # For a video: the moment of its best-matching keyframe, and that keyframe's JPEG.
+    frame_ms: int | None = None
+    frame_key: str | None = None
+
+
+def by_item(hits: list[VectorHit]) -> list[VectorHit]:
+    """One hit per media item, best first: a video's keyframes (vectors whose metadata names
+    the video as `media_id`) answer as the video, with the moment of the best of them."""
+    best: dict[str, VectorHit] = {}
+    for hit in hits:
+        item = str(hit.metadata.get("media_id") or hit.image_id)
+        if item not in best:
+            best[item] = VectorHit(item, hit.score, hit.metadata)
+    return list(best.values())
+
+
+def _frame(hit: VectorHit) -> tuple[int | None, str | None]:
+    ms = hit.metadata.get("frame_ms")
+    key = hit.metadata.get("frame_key")
+    return (int(ms) if ms is not None else None), (str(key) if key else None)
 
 
 @dataclass(frozen=True)
@@ -49,14 +69,23 @@ def fuse(rankings: dict[str, list[VectorHit]], limit: int) -> list[Hit]:
     is divided by its most (first in every list), so the score reads 0-1."""
     scores: dict[str, float] = {}
     sources: dict[str, dict[str, float]] = {}
+    frames: dict[str, tuple[int | None, str | None]] = {}
     for name, hits in rankings.items():
         for rank, hit in enumerate(hits, start=1):
             scores[hit.image_id] = scores.get(hit.image_id, 0.0) + 1.0 / (RRF_K + rank)
             sources.setdefault(hit.image_id, {})[name] = round(hit.score, 4)
+            if hit.metadata.get("frame_ms") is not None:
+                frames.setdefault(hit.image_id, _frame(hit))
     most = len(rankings) / (RRF_K + 1)
     ordered = sorted(scores, key=lambda image_id: -scores[image_id])[:limit]
     return [
-        Hit(image_id, round(scores[image_id] / most, 4), sources[image_id]) for image_id in ordered
+        Hit(
+            image_id,
+            round(scores[image_id] / most, 4),
+            sources[image_id],
+            *frames.get(image_id, (None, None)),
+        )
+        for image_id in ordered
     ]
 
 
@@ -65,8 +94,8 @@ def relative(hits: list[VectorHit]) -> list[VectorHit]:
     rank is unbounded and differs between SQLite and PostgreSQL; relative, it reads the same."""
     best = max((hit.score for hit in hits), default=0.0)
     if best <= 0:
-        return [VectorHit(hit.image_id, 1.0) for hit in hits]  # all tie (words in every text)
-    return [VectorHit(hit.image_id, max(hit.score, 0.0) / best) for hit in hits]
+        return [VectorHit(hit.image_id, 1.0, hit.metadata) for hit in hits]  # all tie
+    return [VectorHit(hit.image_id, max(hit.score, 0.0) / best, hit.metadata) for hit in hits]
 
 
 class Search:
@@ -131,7 +160,7 @@ class Search:
             )
             vectors = None
         if vectors is not None:  # a model with a text side (CLIP): text-to-image too
-            rankings["vector"] = self.vectors.search(
+            rankings["vector"] = self._items(
                 embedder.space,
                 owner,
                 vectors[0],
@@ -184,14 +213,33 @@ class Search:
         filters: dict[str, str] | None,
         exclude: str | None,
     ) -> list[Hit]:
-        hits = self.vectors.search(
+        hits = self._items(
             embedder.space, owner, vector, limit + 1, self.threshold(min_score), filters
         )
         return [
-            Hit(h.image_id, round(h.score, 4), {"vector": round(h.score, 4)})
+            Hit(h.image_id, round(h.score, 4), {"vector": round(h.score, 4)}, *_frame(h))
             for h in hits
             if h.image_id != exclude
         ][:limit]
+
+    def _items(
+        self,
+        space: str,
+        owner: str,
+        vector: Any,
+        limit: int,
+        min_score: float,
+        filters: dict[str, str] | None,
+    ) -> list[VectorHit]:
+        """`limit` media items (see `by_item`): a video may hold many of the nearest vectors,
+        so the search widens until enough items are found or the index has no more."""
+        wanted = limit * 4
+        while True:
+            hits = self.vectors.search(space, owner, vector, wanted, min_score, filters)
+            items = by_item(hits)
+            if len(items) >= limit or len(hits) < wanted or wanted >= 4096:
+                return items[:limit]
+            wanted *= 4
 
     # Faceted: the same searches over a pool of candidates, filtered by facets and counted.
 

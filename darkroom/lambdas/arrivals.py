@@ -3,6 +3,12 @@
 Only originals under input/{owner}/ are darkroom's to take. Everything darkroom writes itself
 lies elsewhere (thumbnails/, the class folders), so handling those could only loop. An original
 the API stored (input/{owner}/{image_id}{ext}) is already an image with a queued job.
+
+The media library's clients put objects straight under
+clients/{client}/products/{sku}/media/{image|video}/{file}: each becomes a media item of that
+client (the owner), run by the `media` recipe. darkroom files its own results in that layout too
+(thumbnails/ and keyframes under media/thumbnails/, originals renamed to their id), and those
+are passed over.
 """
 
 from __future__ import annotations
@@ -18,6 +24,16 @@ from darkroom.ports import DirectUploads
 from darkroom.wiring import Runtime, SettingsError
 
 INPUT = "input/"
+MEDIA = "clients/"
+MEDIA_RECIPE = "media"
+LAYOUT = "clients/{client}/products/{sku}/media/{image|video}/{file}"
+_MEDIA_KEY = re.compile(r"^clients/([^/]+)/products/([^/]+)/media/([^/]+)/([^/]+)$")
+# The bucket's suffix filters are case-sensitive and cover the usual spellings; this is the
+# second filter, on the lower-cased name.
+MEDIA_SUFFIXES = {
+    ".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp",
+    ".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi",
+}  # fmt: skip
 OWNER = re.compile(r"^[A-Za-z0-9._-]{1,128}$")  # as `darkroom keys create` allows
 _IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 # A notification can outrun the API's commit (it stores the original first, then the record,
@@ -60,6 +76,8 @@ def admit(rt: Runtime, obj: StoredObject, *, enqueue: bool) -> Arrival:
     bucket, prefix = storage_root(rt)
     if obj.bucket != bucket:
         return Arrival(None, skipped=f"bucket {obj.bucket!r} is not darkroom's ({bucket!r})")
+    if obj.key.startswith(prefix + MEDIA):
+        return _media(rt, obj, obj.key[len(prefix) :], enqueue=enqueue)
     if not obj.key.startswith(prefix + INPUT):
         return Arrival(None, skipped=f"{obj.key!r} is not under {prefix + INPUT!r}")
     key = obj.key[len(prefix) :]
@@ -115,5 +133,39 @@ def _presigned(
         source=obj.url,
         enqueue=enqueue,
         image_id=image_id,
+    )
+    return Arrival(accepted.image, new=accepted.new)
+
+
+def _media(rt: Runtime, obj: StoredObject, key: str, *, enqueue: bool) -> Arrival:
+    """An object a client put into its media library: the client from the key, the sku read
+    from it by the recipe's `product` step (the key is already URL-decoded)."""
+    found = _MEDIA_KEY.match(key)
+    if found is None:
+        if "/media/thumbnails/" in key:
+            return Arrival(None, skipped=f"{key!r} is darkroom's own thumbnail or keyframe")
+        return Arrival(None, skipped=f"{key!r} is not in the layout {LAYOUT}")
+    client, _, kind, name = found.groups()
+    if not OWNER.match(client):
+        return Arrival(None, skipped=f"{key!r}: {client!r} is not a valid client")
+    if kind not in ("image", "video"):
+        return Arrival(None, skipped=f"{key!r}: media/{kind}/ is neither image/ nor video/")
+    suffix = ("." + name.rsplit(".", 1)[1].lower()) if "." in name else ""
+    if suffix not in MEDIA_SUFFIXES:
+        return Arrival(None, skipped=f"{key!r}: {suffix or 'no suffix'} is not an image or video")
+    stem = name.rsplit(".", 1)[0]
+    known = rt.catalog.get_image(stem, client) if _IMAGE_ID.match(stem) else None
+    if known is not None:
+        return Arrival(known, skipped="darkroom filed this original itself")
+    if obj.size is None:
+        raise ValueError(f"{obj.url}: the notification does not say the object's size")
+    accepted = rt.intake.accept_stored(
+        key,
+        owner=client,
+        recipe=MEDIA_RECIPE,
+        size=obj.size,
+        idempotency_key=f"{obj.url}#{obj.etag}",
+        source=obj.url,
+        enqueue=enqueue,
     )
     return Arrival(accepted.image, new=accepted.new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PIL import Image
 
 from darkroom import imaging
+from darkroom.steps import media_files
 from darkroom.steps.base import StepContext
 
 _KEY = "decoded"
@@ -26,9 +27,25 @@ def decoded(ctx: StepContext, box: int) -> imaging.Decoded:
         full = max(result.probe.width, result.probe.height)
         if cached_box >= box or max(result.image.size) >= min(box, full):
             return result
-    result = imaging.decode(original_source(ctx), ctx.limits, box)
+    if media_files.is_video(ctx):
+        result = _poster(ctx, box)
+    else:
+        result = imaging.decode(original_source(ctx), ctx.limits, box)
     ctx.scratch[_KEY] = (box, result)
     return result
+
+
+def _poster(ctx: StepContext, box: int) -> imaging.Decoded:
+    """A video's picture is its poster (the first frame that is not black), so the picture steps
+    (thumbnail, hash, embed) handle a video as they handle a photo."""
+    from darkroom.video.keyframes import poster_frame
+
+    at_ms = ctx.output_of("keyframes").get("poster_ms")
+    with media_files.local_original(ctx) as path:
+        picture = poster_frame(path, box, at_ms)
+    width, height = ctx.image.width or picture.width, ctx.image.height or picture.height
+    probe = imaging.Probe("JPEG", width, height, "RGB", 1, 1)  # the poster, as a still
+    return imaging.Decoded(picture, probe, ["video poster"])
 
 
 def fitted(ctx: StepContext, box: int) -> Image.Image:

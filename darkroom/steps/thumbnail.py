@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from darkroom import imaging
-from darkroom.steps import pixels
+from darkroom.steps import media_files, pixels
 from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSettings
 
 
 class ThumbnailSettings(StepSettings):
     sizes: list[int] = Field(default=[800], min_length=1, description="long sides, largest first")
     quality: int = Field(default=85, ge=1, le=100)
+    layout: Literal["thumbnails", "media"] = Field(
+        default="thumbnails",
+        description="thumbnails/{owner}/{id}/, or beside the product's media (the media recipe)",
+    )
 
     @field_validator("sizes")
     @classmethod
@@ -29,7 +35,10 @@ def run(ctx: StepContext, settings: ThumbnailSettings) -> StepResult:
     keys: dict[str, str] = {}
     for size in settings.sizes:
         picture = pixels.fitted(ctx, size)
-        key = thumbnail_key(ctx.image.owner, ctx.image.id, size)
+        if settings.layout == "media":
+            key = f"{media_files.derivatives_prefix(ctx)}{size}.jpg"
+        else:
+            key = thumbnail_key(ctx.image.owner, ctx.image.id, size)
         ctx.ports.blobs.put(
             key, imaging.encode_jpeg(picture, settings.quality), content_type="image/jpeg"
         )

@@ -88,7 +88,13 @@ class PgVectorIndex:
 
     def delete(self, image_id: str) -> None:
         with self.db.atomic() as conn:
-            conn.execute(text("DELETE FROM image_vectors WHERE image_id = :id"), {"id": image_id})
+            conn.execute(
+                text(
+                    "DELETE FROM image_vectors WHERE image_id = :id "
+                    "OR metadata ->> 'media_id' = :id"  # its parts: a video's keyframes
+                ),
+                {"id": image_id},
+            )
 
     def vector(self, space: str, image_id: str) -> Any | None:
         with self.db.read() as conn:
@@ -123,7 +129,7 @@ class PgVectorIndex:
             params[f"fk{n}"], params[f"fv{n}"] = key, str(value)
         distance = f"embedding::vector({dim}) <=> CAST(:q AS vector({dim}))"
         sql = text(
-            f"SELECT image_id, {distance} AS distance FROM image_vectors "
+            f"SELECT image_id, {distance} AS distance, metadata FROM image_vectors "
             f"WHERE {' AND '.join(conditions)} ORDER BY {distance} LIMIT :limit"
         )
         with self.db.atomic() as conn:  # SET LOCAL needs a transaction
@@ -137,7 +143,7 @@ class PgVectorIndex:
                 conn.execute(text("SET LOCAL enable_indexscan = off"))
                 rows = conn.execute(sql, params).all()
         return [
-            VectorHit(image_id, 1 - float(d))
-            for image_id, d in rows
+            VectorHit(image_id, 1 - float(d), meta if isinstance(meta, dict) else json.loads(meta))
+            for image_id, d, meta in rows
             if float(d) <= params["max_distance"]
         ]

@@ -196,7 +196,7 @@ class VectorShard:
             else:
                 rows, scores = self._walk(query, limit, allowed, count)
             return [
-                VectorHit(self.ids[row], float(score))
+                VectorHit(self.ids[row], float(score), self.metadata[row])
                 for row, score in zip(rows, scores, strict=True)
                 if score >= min_score
             ]

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import and_, delete, insert, or_, select
 
 from darkroom.adapters.sql import schema as t
 from darkroom.adapters.sql.database import Database
@@ -48,14 +48,15 @@ class EmbeddedVectorIndex:
             )
 
     def delete(self, image_id: str) -> None:
+        row = t.vectors.c
+        # The image's own vectors, and its parts' (a video's keyframes name it as `media_id`).
+        mine = or_(row.image_id == image_id, row.metadata["media_id"].as_string() == image_id)
         with self.db.atomic() as conn:
-            rows = conn.execute(
-                select(t.vectors.c.space, t.vectors.c.owner).where(t.vectors.c.image_id == image_id)
-            ).all()
-            conn.execute(delete(t.vectors).where(t.vectors.c.image_id == image_id))
-            for space, owner in rows:
+            rows = conn.execute(select(row.image_id, row.space, row.owner).where(mine)).all()
+            conn.execute(delete(t.vectors).where(mine))
+            for vector_id, space, owner in rows:
                 conn.execute(
-                    insert(t.vector_changes).values(image_id=image_id, space=space, owner=owner)
+                    insert(t.vector_changes).values(image_id=vector_id, space=space, owner=owner)
                 )
 
     def vector(self, space: str, image_id: str) -> Any | None:

@@ -18,6 +18,7 @@ from darkroom.api.services import Services
 from darkroom.domain.errors import Rejected
 from darkroom.engine.facets import check_filters
 from darkroom.engine.search import Hit
+from darkroom.views import hit_fields
 
 router = APIRouter(tags=["search"], responses=COMMON)
 
@@ -32,6 +33,8 @@ class SearchHit(ImageOut):
         description="each kind's own 0-1 score: `text` (relative full-text rank), `vector` "
         "(cosine similarity)"
     )
+    frame_ms: int | None = Field(default=None, description="a video: its best-matching moment")
+    frame_thumbnail: str | None = None
 
 
 class SearchResults(BaseModel):
@@ -62,7 +65,7 @@ def _results(
 ) -> dict[str, Any]:
     images = {i.id: i for i in svc.runtime.catalog.images_by_ids([h.image_id for h in hits])}
     items = [
-        {**image_out(request, svc, images[h.image_id]), "score": h.score, "scores": h.sources}
+        {**image_out(request, svc, images[h.image_id]), **hit_fields(h, svc.runtime.blobs)}
         for h in hits
         if h.image_id in images
     ]
@@ -122,6 +125,8 @@ SIMILAR_BODY: dict[str, Any] = {
                         "file": {"type": "string", "format": "binary"},
                         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
                         "min_score": {"type": "number", "minimum": -1, "maximum": 1},
+                        "sku": {"type": "string", "maxLength": 100},
+                        "media": {"type": "string", "enum": ["image", "video"]},
                     },
                 }
             },
@@ -179,7 +184,7 @@ async def similar(request: Request, principal: Principal = Depends(authenticate)
             )
         return await run_in_threadpool(_results, request, svc, found.hits, found.facets)
     if media == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=5)
+        form = await request.form(max_files=1, max_fields=7)
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise invalid(("body", "file"), "send the picture as a 'file' part")
@@ -190,9 +195,18 @@ async def similar(request: Request, principal: Principal = Depends(authenticate)
             raise invalid(("body",), "limit and min_score must be numbers") from None
         if not 1 <= limit <= 200 or (min_score is not None and not -1 <= min_score <= 1):
             raise invalid(("body",), "limit is 1-200, min_score -1..1")
-        try:  # the spooled upload itself: decoded under the same limits as ingest, off the loop
+        wanted = {"sku": form.get("sku"), "media": form.get("media")}
+        filters = {key: str(value) for key, value in wanted.items() if value} or None
+        if filters and filters.get("media", "image") not in ("image", "video"):
+            raise invalid(("body", "media"), "media is image or video")
+        try:
             hits = await run_in_threadpool(
-                svc.runtime.search.like_picture, principal.owner, file.file, limit, min_score
+                svc.runtime.search.like_picture,
+                principal.owner,
+                file.file,
+                limit,
+                min_score,
+                filters,
             )
         except Rejected as exc:
             raise invalid(("body", "file"), str(exc)) from None

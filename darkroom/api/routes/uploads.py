@@ -73,7 +73,8 @@ def check_media_type(content_type: str | None) -> str:
     if media not in ACCEPTED_TYPES:
         raise HTTPException(
             415,
-            f"unsupported media type {media!r}: send an image ({ACCEPTED_NAMES})",
+            f"unsupported media type {media!r}: send an image ({ACCEPTED_NAMES}) "
+            "or, for the media recipe, a video (MP4, MOV, WebM)",
         )
     return media
 
@@ -100,6 +101,14 @@ def _accept(
     idempotency_key: str | None,
     image_id: str | None = None,
 ) -> Intake:
+    name = recipe or svc.settings.recipe
+    try:
+        needed = svc.runtime.recipes.get(name).recipe.requires_metadata
+    except RecipeError as exc:
+        raise invalid(("body", "recipe"), str(exc)) from None
+    missing = [key for key in needed if metadata.get(key) in (None, "")]
+    if missing:  # refused before a byte is stored
+        raise invalid(("body", "metadata"), f"recipe {name!r} needs metadata {', '.join(missing)}")
     try:
         return svc.runtime.intake.accept_stream(
             stream,

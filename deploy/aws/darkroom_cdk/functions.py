@@ -107,6 +107,11 @@ def database_environment(shared: Shared) -> dict[str, str]:
     }
 
 
+def video_budget(timeout_seconds: int) -> int:
+    """Time a worker function gives one video's keyframes: its timeout less room to record."""
+    return max(10, timeout_seconds - 20)
+
+
 def environment(options: Options, shared: Shared) -> dict[str, str]:
     storage = shared.storage
     return {
@@ -216,12 +221,14 @@ def build_functions(
         },
         None,  # the API scales with requests; usage plans and stage throttling bound it
     )
+    # A video's keyframe pass stops (failing with the reason) before Lambda would kill it.
+    worker_env = {"DARKROOM_VIDEO_BUDGET_SECONDS": str(video_budget(stage.worker_timeout_seconds))}
     processor = function(
         "processor",
         PROCESSOR_HANDLER,
         stage.worker_memory_mb,
         stage.worker_timeout_seconds,
-        {**base, SECRETS_VARIABLE: model_keys},
+        {**base, SECRETS_VARIABLE: model_keys, **worker_env},
         stage.reserved_concurrency,
     )
     step = None
@@ -231,7 +238,7 @@ def build_functions(
             STEP_HANDLER,
             stage.worker_memory_mb,
             stage.worker_timeout_seconds,
-            {**base, SECRETS_VARIABLE: model_keys},
+            {**base, SECRETS_VARIABLE: model_keys, **worker_env},
             stage.reserved_concurrency,
         )
     keys = function(

@@ -1,0 +1,1 @@
+"""Videos with PyAV (FFmpeg inside its wheels): probing within limits, keyframes by shot."""
