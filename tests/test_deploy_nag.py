@@ -29,7 +29,13 @@ from tests.test_deploy import VARIANT  # noqa: E402
 pytestmark = pytest.mark.slow  # each case synthesizes a whole stack (10-30 s)
 
 # What each shipped recipe needs on top of the defaults to deploy.
-RECIPE_CONTEXT = {"pets": {}, "collections": {"egress": "nat"}, "catalog": {}, "portraits": {}, "media": {}}
+RECIPE_CONTEXT = {
+    "pets": {},
+    "collections": {"egress": "nat"},
+    "catalog": {},
+    "portraits": {},
+    "media": {},
+}
 
 
 def synthesize_with_nag(context: dict[str, str], root: Path) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from darkroom.wiring import Runtime
 from tests import images, videos
 from tests.conftest import drain
 
+pytestmark = pytest.mark.slow  # videos encoded and probed for real: 30-60 s as a module
+
 BACKENDS = ["sqlite", "postgres"]
 
 

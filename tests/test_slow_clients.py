@@ -13,6 +13,8 @@ import pytest
 
 from tests.server import Server, make_server
 
+pytestmark = pytest.mark.slow  # waits out real timeouts on real sockets
+
 HEADER_TIMEOUT = 1.0
 PER_CLIENT = 6
 

@@ -49,6 +49,10 @@ EVENT_TYPES: dict[str, str] = {
     "crop, crop_box, crop_size",
     "PortraitReady": "portraits: user_id, style, gender, result (the portrait's key), media_type, "
     "provider, model_version",
+    "MediaCatalogued": "media library: client, sku, sku_from, media (image or video), folder",
+    "KeyframesExtracted": "media library: media, keyframes (ms, key, shot), poster_ms, poster, "
+    "shots, capped",
+    "MediaPlaced": "media library: the original moved: from, location",
 }
 
 

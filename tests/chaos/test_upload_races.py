@@ -16,6 +16,8 @@ import pytest
 from tests import images
 from tests.server import Server, colour_pets_server, wait_final
 
+pytestmark = pytest.mark.slow  # real races over a real server, several trials each
+
 TRIALS = 6
 
 
