@@ -121,7 +121,7 @@ def test_a_percent_encoded_key_finds_its_object(stack: Stack, rt: Runtime) -> No
 def test_deploy_synth_with_the_catalog_recipe(tmp_path: Path) -> None:
     from tests.test_deploy import synthesize
 
-    synth = synthesize({"recipe": "catalog"}, tmp_path)
+    synth = synthesize({"recipe": "catalog", "pipeline": "stepfunctions"}, tmp_path)
     machine = synth.one("AWS::StepFunctions::StateMachine")
     definition = json.dumps(machine["DefinitionString"])
     assert all(step in definition for step in ("standardise", "garments", "colours", "inventory"))
