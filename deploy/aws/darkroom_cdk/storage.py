@@ -22,6 +22,17 @@ DETECTION_LOG_KEY = "ImageID"
 DETECTION_LOG_TTL = "ExpiresAt"
 
 
+# Where the steps that store derivatives of their own write them (engine/lifecycle.py deletes
+# the same folders with an image); the media library's derivatives live beside its originals.
+STEP_FOLDERS: dict[str, tuple[str, ...]] = {
+    "standardise": ("standardised",),
+    "face": ("faces",),
+    "stylise": ("portraits",),
+    "keyframes": ("clients",),
+    "place": ("clients",),
+}
+
+
 def darkroom_prefixes(recipe: CompiledRecipe) -> dict[str, tuple[str, ...]]:
     """The key prefixes darkroom writes, by role: originals, derivatives (thumbnails and the
     organize step's class folders), and the health probe. IAM is scoped to these."""
@@ -31,6 +42,7 @@ def darkroom_prefixes(recipe: CompiledRecipe) -> dict[str, tuple[str, ...]]:
             settings = step.settings.model_dump()
             folders.update(settings.get("folders", {}).values())
             folders.add(settings.get("default", "others"))
+        folders.update(STEP_FOLDERS.get(step.definition.name, ()))
     return {
         "originals": (INPUT_PREFIX, MEDIA_PREFIX),
         "derivatives": (THUMBNAILS_PREFIX, *(f"{folder}/" for folder in sorted(folders))),
