@@ -33,7 +33,11 @@ ODD_IDS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = make_server(tmp_path_factory.mktemp("portraits"))
+    srv = make_server(
+        tmp_path_factory.mktemp("portraits"),
+        webhook_allow_networks="127.0.0.1/32",  # the test's receiver, on loopback over http
+        webhook_allow_http="true",
+    )
     srv.create_key("kiosk", "shop-a")
     srv.create_key("other", "shop-b")
     srv.start()
