@@ -24,8 +24,14 @@ def destination(ctx: StepContext, settings: OrganizeSettings) -> str:
 
 
 def run(ctx: StepContext, settings: OrganizeSettings) -> StepResult:
+    return move_original(ctx, destination(ctx, settings))
+
+
+def move_original(ctx: StepContext, target: str) -> StepResult:
+    """Move the original to `target`, safe to repeat (the media library's `place` files by
+    product the same way)."""
     blobs = ctx.ports.blobs
-    source, target = ctx.image.location, destination(ctx, settings)
+    source = ctx.image.location
     if source != target:
         if blobs.exists(target):
             # An earlier attempt moved it and stopped before recording: finish that move.

@@ -7,6 +7,7 @@ from __future__ import annotations
 from darkroom.imaging import EXTENSIONS
 from darkroom.steps.base import StepContext, StepDefinition, StepResult, StepSettings
 from darkroom.steps.media_files import is_video, media_folder
+from darkroom.steps.organize import move_original
 
 
 class PlaceSettings(StepSettings):
@@ -26,16 +27,7 @@ def destination(ctx: StepContext) -> str:
 
 
 def run(ctx: StepContext, settings: PlaceSettings) -> StepResult:
-    blobs = ctx.ports.blobs
-    source, target = ctx.image.location, destination(ctx)
-    if source != target:
-        if blobs.exists(target):
-            # An earlier attempt moved it and stopped before recording: finish that move.
-            if blobs.exists(source):
-                blobs.delete(source)
-        else:
-            blobs.move(source, target)
-    return StepResult(output={"from": source, "location": target}, image={"location": target})
+    return move_original(ctx, destination(ctx))
 
 
 STEP = StepDefinition(
