@@ -131,6 +131,24 @@ def drain(runtime: Runtime, worker: str = "test-worker", limit: int = 10_000) ->
     return done
 
 
+@pytest.fixture(autouse=True)
+def environment_left_as_found() -> Iterator[None]:
+    """A test that leaves a DARKROOM_* or AWS_* variable behind fails itself, instead of
+    pointing every later test (and the servers they start) at its settings."""
+    import os
+
+    def ours() -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if k.startswith(("DARKROOM_", "AWS_"))}
+
+    before = ours()
+    yield
+    after = ours()
+    if after != before:
+        changed = sorted(set(before.items()) ^ set(after.items()))
+        names = sorted({name for name, _ in changed})
+        pytest.fail(f"the test changed the environment and left it so: {names}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def model_service() -> Iterator[Any]:
     """The fake model services (OpenAI, Anthropic and Voyage answer shapes) on a loopback port,

@@ -9,6 +9,11 @@ class Rejected(Exception):
     """Bad input: final, never retried. The message is the reason shown to the user."""
 
 
+class Refused(Exception):
+    """An intake admission's refusal (no consent, a malformed visitor request): nothing is kept
+    of the upload. The message is the reason."""
+
+
 class RecipeError(ValueError):
     """A recipe that cannot run, with every problem found in it."""
 

@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from darkroom.domain.errors import Refused
+
 MAX_USER_ID = 1024
 
 # The metadata keys an upload for a consent-checked recipe carries.
@@ -19,7 +21,7 @@ STYLE = "style"
 GENDER = "gender"
 
 
-class ConsentRefused(Exception):
+class ConsentRefused(Refused):
     """The visitor has no current consent: nothing may be stored for them (HTTP 403)."""
 
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from darkroom.domain.errors import Refused
 from darkroom.domain.portraits import (
     GENDER,
     STYLE,
@@ -37,7 +38,7 @@ STYLISE_STEP = "stylise"
 MAX_FIELD = 64
 
 
-class InvalidPortraitRequest(ValueError):
+class InvalidPortraitRequest(Refused, ValueError):
     """A request that names no visitor or an unknown style (HTTP 422, with the reason)."""
 
     def __init__(self, field: str, message: str) -> None:

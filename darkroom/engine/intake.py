@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from darkroom.domain.errors import InProgress, StorageFull
+from darkroom.domain.errors import InProgress, Refused, StorageFull
 from darkroom.domain.events import make_event
 from darkroom.domain.ids import new_id, stable_id
 from darkroom.domain.records import Image, ImageStatus, Job
@@ -271,13 +271,14 @@ class Intake:
         source: str,
         enqueue: bool = True,
         image_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Accepted:
         """An original that is already in the store at `key` (an object put straight into the
-        bucket): recorded where it lies, nothing copied. The same key (same idempotency key) is
+        bucket): recorded where it lies, nothing copied. The recipe's admissions see it first;
+        one they refuse is deleted and recorded `rejected` with the reason. The same key (same idempotency key) is
         the same image on every delivery of its notification. With `enqueue=False` no job is
         queued: the caller runs the job itself (a Lambda handling the notification). `image_id`:
         the id promised beforehand (a presigned upload), instead of one made from the key."""
-        self.recipes.get(recipe)
         existing = self.catalog.find_image(owner, idempotency_key)
         if existing is not None:
             return Accepted(existing, new=False)
@@ -293,6 +294,16 @@ class Intake:
             job_id=stable_id("job", image_id, "1"),
             size_bytes=size,  # validate refuses one over the limit before reading it
         )
+        compiled = self.recipes.get(recipe)
+        try:
+            for admission in self.admissions:
+                image.metadata = admission.admit(compiled, owner, image_id, dict(metadata or {}))
+                metadata = image.metadata
+        except Refused as exc:
+            # Nobody is there to answer (the object came by the bucket): its record says why,
+            # and the bytes are not kept (a selfie without consent must not stay stored).
+            self.blobs.delete(key)
+            return self._refuse(image, str(exc))
         self._record(image, enqueue=enqueue)
         return Accepted(image, new=True)
 

@@ -92,6 +92,8 @@ class SecretValues:
 
     def __init__(self) -> None:
         self.current: dict[str, str] | None = None
+        # What each variable held before a secret replaced it, so `clear` can put it back.
+        self.replaced: dict[str, str | None] = {}
 
     def refresh(self) -> bool:
         """Read the secrets (cached) and put them into this process's environment, where the
@@ -100,10 +102,22 @@ class SecretValues:
         changed = values != self.current
         if changed:
             for variable in set(self.current or {}) - set(values):
-                os.environ.pop(variable, None)
+                self._restore(variable)
+            for variable in values:
+                self.replaced.setdefault(variable, os.environ.get(variable))
             os.environ.update(values)
             self.current = values
         return changed
 
     def clear(self) -> None:
+        """Forget the values and take them out of the environment again (as it was before)."""
+        for variable in list(self.replaced):
+            self._restore(variable)
         self.current = None
+
+    def _restore(self, variable: str) -> None:
+        before = self.replaced.pop(variable, None)
+        if before is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = before

@@ -43,7 +43,9 @@ def find(stack: Stack, *fragments: str) -> list[IConstruct]:
     ]
 
 
-def suppress(stack: Stack, options: Options) -> None:
+def suppress(stack: Stack, options: Options, prefixes: Iterable[str]) -> None:
+    """Acknowledge what darkroom accepts; `prefixes` are the object prefixes its roles are
+    scoped to (storage.darkroom_prefixes), each an object-ARN wildcard IAM5 reports."""
     api = find(stack, "/Api/Default/")
     ack(
         api,
@@ -93,10 +95,10 @@ def suppress(stack: Stack, options: Options) -> None:
     for role in ("ApiRole", "ProcessorRole", "StepRole", "KeysRole"):
         policies = find(stack, f"/{role}/DefaultPolicy")
         ack(policies, "AwsSolutions-IAM5[Resource::*]", NO_RESOURCE_LEVEL)
-        for prefix in ("input", "clients", "thumbnails", "health", "cats", "dogs", "others"):
+        for prefix in sorted(set(prefixes)):
             ack(
                 policies,
-                f"AwsSolutions-IAM5[Resource::<{bucket_id(stack)}.Arn>/{prefix}/*]",
+                f"AwsSolutions-IAM5[Resource::<{bucket_id(stack)}.Arn>/{prefix}*]",
                 OBJECT_PREFIXES,
             )
     ack(

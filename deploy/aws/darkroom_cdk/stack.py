@@ -160,7 +160,7 @@ class DarkroomStack(Stack):
         bootstrap_admin_key(self, options, functions, admin_key, database, api.plans)
         build_alarms(self, options, storage, functions, machine, messaging.alarm_topic)
         build_dashboard(self, options, storage, functions, machine)
-        suppress(self, options)
+        suppress(self, options, (p for group in shared.prefixes.values() for p in group))
 
         worker_env = environment(options, shared)
         worker_env.pop("DARKROOM_HOME")
