@@ -275,10 +275,11 @@ class Intake:
     ) -> Accepted:
         """An original that is already in the store at `key` (an object put straight into the
         bucket): recorded where it lies, nothing copied. The recipe's admissions see it first;
-        one they refuse is deleted and recorded `rejected` with the reason. The same key (same idempotency key) is
-        the same image on every delivery of its notification. With `enqueue=False` no job is
-        queued: the caller runs the job itself (a Lambda handling the notification). `image_id`:
-        the id promised beforehand (a presigned upload), instead of one made from the key."""
+        one they refuse is deleted and recorded `rejected` with the reason. The same key (same
+        idempotency key) is the same image on every delivery of its notification. With
+        `enqueue=False` no job is queued: the caller runs the job itself (a Lambda handling the
+        notification). `image_id`: the id promised beforehand (a presigned upload), instead of
+        one made from the key; `metadata`: what the upload said of itself."""
         existing = self.catalog.find_image(owner, idempotency_key)
         if existing is not None:
             return Accepted(existing, new=False)
@@ -293,12 +294,12 @@ class Intake:
             idempotency_key=idempotency_key,
             job_id=stable_id("job", image_id, "1"),
             size_bytes=size,  # validate refuses one over the limit before reading it
+            metadata=dict(metadata or {}),
         )
         compiled = self.recipes.get(recipe)
         try:
             for admission in self.admissions:
-                image.metadata = admission.admit(compiled, owner, image_id, dict(metadata or {}))
-                metadata = image.metadata
+                image.metadata = admission.admit(compiled, owner, image_id, dict(image.metadata))
         except Refused as exc:
             # Nobody is there to answer (the object came by the bucket): its record says why,
             # and the bytes are not kept (a selfie without consent must not stay stored).

@@ -97,6 +97,9 @@ def handle_record(record: SQSRecord) -> None:
         if arrival.skipped:
             logger.info("object skipped", extra={"key": obj.key, "reason": arrival.skipped})
             continue
+        if arrival.image is not None and arrival.image.job_id is None:  # refused on arrival
+            logger.info("object rejected", extra={"key": obj.key, "reason": arrival.image.error})
+            continue
         jobs.append(arrival.job())
     for job in jobs:
         run_job(Claim(job, receipt=record.receipt_handle, attempt=attempt))
