@@ -8,19 +8,19 @@ makes that effect safe to repeat, since a crash can fall between the effect and 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import metrics
 from darkroom.domain.errors import NotFound, Permanent, RecipeError, Rejected, is_storage_full
 from darkroom.domain.events import Event, make_event
-from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job, JobResults
-from darkroom.engine import lifecycle
+from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job
+from darkroom.engine import batch, lifecycle
+from darkroom.engine.batch import ClaimGroup, GroupFinish, UnsavedResults
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
 from darkroom.ports import Catalog, Queue
@@ -31,7 +31,6 @@ log = logging.getLogger("darkroom.engine")
 
 PROCESSED = "ImageProcessed"
 STORAGE_FULL_RETRY_SECONDS = 30.0  # a full disk is nobody's file's fault: wait, never give up
-CRASHED_RETRY_SECONDS = 10.0
 FAILED = "ImageFailed"
 
 
@@ -73,7 +72,7 @@ class Engine:
     def run_next(self, worker: str) -> Outcome | None:
         """Claim one job and run it; None when no job is ready."""
         started = self.clock()
-        claim = self.queue.claim(worker, visibility=self._default_visibility())
+        claim = self.queue.claim(worker, visibility=self.default_visibility())
         if claim is None:
             return None
         outcome = self.process(claim)
@@ -81,65 +80,14 @@ class Engine:
         return outcome
 
     def run_batch(self, worker: str, limit: int) -> list[Outcome]:
-        """Claim up to `limit` jobs in one call and run them in turn; [] when none is ready.
-        A claim that waited long in hand is extended before its job starts. The jobs that end
-        well share one final commit (group commit): SQLite has one writer, and a commit per job
-        costs more than a quick job's steps. A crash before it re-runs them; steps are
-        idempotent."""
-        visibility = self._default_visibility()
-        claimed_at = self.clock()
-        claims = self.queue.claim_many(worker, visibility, limit)
-        outcomes: list[Outcome] = []
-        group = _Group.read(self.catalog, claims) if len(claims) > 1 else None
-        finishes = group.finishes if group else []
-        for index, claim in enumerate(claims):
-            started = self.clock()
-            try:
-                if started - claimed_at > visibility / 3:
-                    self.queue.extend(claim, visibility)
-                outcome = self.process(claim, group)
-            except Exception as exc:
-                # What ended before is kept if it can be; the jobs not begun go back at once,
-                # the one that raised shortly after (a full disk or a lost database: once they
-                # are back, nothing should wait out a visibility timeout).
-                with contextlib.suppress(Exception):
-                    self._finish_together(finishes)
-                self._release(claims[index : index + 1], exc, CRASHED_RETRY_SECONDS)
-                self._release(claims[index + 1 :], exc)
-                raise
-            outcome.seconds = self.clock() - started
-            outcomes.append(outcome)
-        if finishes:
-            try:
-                self._finish_together(finishes)
-            except Exception as exc:
-                self._release([f.claim for f in finishes], exc)
-                raise
-        return outcomes
+        """Claim up to `limit` jobs in one call and run them in turn, their final commits made
+        together (group commit, `engine/batch.py`); [] when none is ready."""
+        return batch.run_batch(self, worker, limit)
 
-    def _release(self, claims: Sequence[Claim], exc: Exception, delay: float = 0.0) -> None:
-        for claim in claims:
-            with contextlib.suppress(Exception):
-                self.queue.retry(claim, delay, f"released unrun: {exc}")
-
-    def _finish_together(self, finishes: list[_Finish]) -> None:
-        stored: list[Event] = []
-        with self.catalog.atomic():
-            present = self.catalog.finish_jobs([f.results() for f in finishes])
-            for finish, there in zip(finishes, present, strict=True):
-                finish.present = there
-                self.queue.ack(finish.claim)
-                stored += [*finish.events, finish.done] if there else finish.events
-            later = self.outbox.within(stored)  # one publish, one "published" mark for all
-        self.outbox.publish(later)
-        for finish in finishes:
-            if not finish.present:
-                self._vanished(finish.claim, finish.image, finish.outcome)
-
-    def _default_visibility(self) -> float:
+    def default_visibility(self) -> float:
         return max((r.recipe.visibility_timeout_seconds for r in self.recipes.all()), default=120.0)
 
-    def process(self, claim: Claim, group: _Group | None = None) -> Outcome:
+    def process(self, claim: Claim, group: ClaimGroup | None = None) -> Outcome:
         """Run one claimed job. In a `group` (`run_batch`), its reads were made for the whole
         claim, and a job that ends well leaves its final commit there, to be made together."""
         job = claim.job
@@ -158,12 +106,12 @@ class Engine:
         return self._run(claim, image, recipe, group)
 
     def _run(
-        self, claim: Claim, image: Image, recipe: CompiledRecipe, group: _Group | None = None
+        self, claim: Claim, image: Image, recipe: CompiledRecipe, group: ClaimGroup | None = None
     ) -> Outcome:
         job = claim.job
         visibility = recipe.recipe.visibility_timeout_seconds
         outputs = group.outputs.get(job.id, {}) if group else self.catalog.step_outputs(job.id)
-        unsaved = _UnsavedResults(self.catalog, job.id, image.id)
+        unsaved = UnsavedResults(self.catalog, job.id, image.id)
         outcome = Outcome(image.id, ImageStatus.COMPLETED.value)
         events: list[Event] = []
         scratch: dict[str, Any] = {}
@@ -175,7 +123,7 @@ class Engine:
                 self.queue.extend(claim, visibility)
                 extended_at = self.clock()
             if step.definition.checkpoint and not unsaved.save():
-                return self._vanished(claim, image, outcome)
+                return self.end_vanished(claim, image, outcome)
             ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, scratch)
             started = self.clock()
             if step.spec.shadow:
@@ -209,7 +157,7 @@ class Engine:
             _apply(image, updates)  # first: a vanished image's cleanup needs the moved location
             due = step.definition.checkpoint or unsaved.seconds >= self.commit_interval
             if due and not unsaved.save():
-                return self._vanished(claim, image, outcome)
+                return self.end_vanished(claim, image, outcome)
             outputs[step.name] = result.output
             events.extend(step_events)
             outcome.steps_run.append(step.name)
@@ -222,7 +170,9 @@ class Engine:
         )
         closing = {"status": final} if final is ImageStatus.COMPLETED else None
         if group is not None:
-            group.finishes.append(_Finish(claim, image, outcome, unsaved, closing, done, events))
+            group.finishes.append(
+                GroupFinish(claim, image, outcome, unsaved, closing, done, events)
+            )
             return outcome
         with self.catalog.atomic():
             present = unsaved.save(closing, events=[done])
@@ -230,10 +180,10 @@ class Engine:
             later = self.outbox.within([*events, done] if present else events)
         self.outbox.publish(later)
         if not present:
-            return self._vanished(claim, image, outcome)
+            return self.end_vanished(claim, image, outcome)
         return outcome
 
-    def _vanished(self, claim: Claim, image: Image, outcome: Outcome) -> Outcome:
+    def end_vanished(self, claim: Claim, image: Image, outcome: Outcome) -> Outcome:
         """The image was deleted while its job ran: remove what the steps made since (files,
         index entries, records) instead of leaving them behind, and end the job."""
         self._remove_leftovers(image)
@@ -486,76 +436,6 @@ class Engine:
         outcome = outcome or Outcome(image.id, ImageStatus.FAILED.value)
         outcome.status, outcome.error = ImageStatus.FAILED.value, error
         return outcome
-
-
-@dataclass
-class _Group:
-    """The jobs of one claim: their reads made at once, their final commits made together."""
-
-    images: dict[str, Image]
-    outputs: dict[str, dict[str, dict[str, Any]]]
-    finishes: list[_Finish] = field(default_factory=list)
-
-    @classmethod
-    def read(cls, catalog: Catalog, claims: Sequence[Claim]) -> _Group:
-        images = catalog.images_by_ids([claim.job.image_id for claim in claims])
-        outputs = catalog.steps_outputs([claim.job.id for claim in claims])
-        return cls({image.id: image for image in images}, outputs)
-
-
-@dataclass
-class _Finish:
-    """A job's final commit, waiting to be made together with others'."""
-
-    claim: Claim
-    image: Image
-    outcome: Outcome
-    unsaved: _UnsavedResults
-    updates: dict[str, Any] | None
-    done: Event
-    events: list[Event]
-    present: bool = True
-
-    def results(self) -> JobResults:
-        job = self.claim.job
-        steps, self.unsaved.results = self.unsaved.results, []
-        return JobResults(job.id, self.image.id, steps, self.updates, [self.done])
-
-
-@dataclass
-class _UnsavedResults:
-    """Step results not yet committed, written in one transaction by `save`."""
-
-    catalog: Catalog
-    job_id: str
-    image_id: str
-    results: list[FinishedStep] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def add(
-        self,
-        step: str,
-        output: dict[str, Any],
-        updates: dict[str, Any],
-        events: list[Event],
-        seconds: float,
-    ) -> None:
-        self.results.append(FinishedStep(step, output, updates, tuple(events), seconds))
-        self.seconds += seconds
-
-    def save(
-        self, image_updates: dict[str, Any] | None = None, events: Sequence[Event] = ()
-    ) -> bool:
-        """Commit what is pending, with the job's own final changes when it ends. False when
-        the image was deleted meanwhile."""
-        if not self.results and not image_updates and not events:
-            return True
-        present = self.catalog.finish_steps(
-            self.job_id, self.image_id, self.results, image_updates, events
-        )
-        self.results = []
-        self.seconds = 0.0
-        return present
 
 
 def _shadow_run(step: CompiledStep, ctx: StepContext) -> dict[str, Any]:
