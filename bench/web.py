@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from bench.common import Row, percentile
 from darkroom.adapters.sql import schema as t
-from darkroom.adapters.sql.catalog import _image_row
+from darkroom.adapters.sql.catalog_rows import image_row
 from darkroom.domain.ids import new_id
 from darkroom.domain.records import Image, ImageStatus, Label
 from darkroom.settings import Settings
@@ -59,7 +59,7 @@ def populate(home: Path, count: int, owner: str) -> None:
             created_at=created,
             updated_at=created,
         )
-        rows.append(_image_row(image))
+        rows.append(image_row(image))
         texts.append((image_id, words))
     with rt.db.atomic() as conn:
         for start in range(0, len(rows), 1000):

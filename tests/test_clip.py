@@ -265,7 +265,7 @@ def test_the_version_digest_reads_the_pull_manifest_instead_of_hashing(tmp_path:
     import hashlib
     import json
 
-    from darkroom.providers.clip import FOLDER_FILES, _digest
+    from darkroom.providers.clip_model import FOLDER_FILES, _digest
 
     folder = clip_folder(tmp_path / "pulled")
     paths = [folder / name for name in FOLDER_FILES.values()]

@@ -114,10 +114,10 @@ def test_event_envelope_is_eventbridge_shaped(runtime: Runtime) -> None:
         row = conn.execute(
             select(schema.events).where(schema.events.c.detail_type == "ImageClassified")
         ).one()
-    from darkroom.adapters.sql.catalog import _moment
+    from darkroom.adapters.sql.catalog_rows import moment
     from darkroom.domain.events import Event
 
-    envelope = Event(row.id, row.source, row.detail_type, _moment(row.time), row.detail).envelope()
+    envelope = Event(row.id, row.source, row.detail_type, moment(row.time), row.detail).envelope()
     assert set(envelope) == {"id", "source", "detail-type", "time", "detail"}
     assert envelope["source"] == "darkroom.classify" and envelope["time"].endswith("Z")
     assert envelope["detail"]["image_id"] == image_id and envelope["detail"]["class"] == "cat"

@@ -14,7 +14,7 @@ from darkroom.domain.garments import answer_schema, map_answer
 from darkroom.domain.records import ImageStatus
 from darkroom.domain.vocabulary import VocabularyError, parse_vocabulary
 from darkroom.engine.recipes import load_text
-from darkroom.providers.llm import strict_compatible
+from darkroom.providers.llm_wire import strict_compatible
 from darkroom.steps import vocabularies
 from darkroom.wiring import Runtime
 from tests.conftest import drain

@@ -8,31 +8,38 @@ makes that effect safe to repeat, since a crash can fall between the effect and 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from darkroom import metrics
-from darkroom.domain.errors import NotFound, Permanent, RecipeError, Rejected, is_storage_full
+from darkroom.domain.errors import Permanent, RecipeError, Rejected, is_storage_full
 from darkroom.domain.events import Event, make_event
-from darkroom.domain.records import Claim, FinishedStep, Image, ImageStatus, Job, JobResults
-from darkroom.engine import lifecycle
+from darkroom.domain.records import Claim, Image, ImageStatus
+from darkroom.engine import batch, lifecycle, step_task
+from darkroom.engine.batch import ClaimGroup, GroupFinish, UnsavedResults
 from darkroom.engine.outbox import Outbox
 from darkroom.engine.recipes import CompiledRecipe, CompiledStep, RecipeBook
+from darkroom.engine.step_results import (
+    FAILED,
+    PROCESSED,
+    apply_updates,
+    event_detail,
+    processed_detail,
+    shadow_run,
+    step_events,
+)
+from darkroom.engine.step_task import StepRun
 from darkroom.ports import Catalog, Queue
 from darkroom.settings import Limits
-from darkroom.steps.base import StepContext, StepPorts, StepResult
+from darkroom.steps.base import StepContext, StepPorts
 
 log = logging.getLogger("darkroom.engine")
 
-PROCESSED = "ImageProcessed"
 STORAGE_FULL_RETRY_SECONDS = 30.0  # a full disk is nobody's file's fault: wait, never give up
-CRASHED_RETRY_SECONDS = 10.0
-FAILED = "ImageFailed"
 
 
 @dataclass
@@ -45,15 +52,6 @@ class Outcome:
     error: str | None = None
     failed_step: str | None = None  # the step whose failure ended this run (retry or DLQ)
     seconds_by_step: dict[str, float] = field(default_factory=dict)  # steps that succeeded
-
-
-@dataclass(frozen=True)
-class StepRun:
-    """One named step run on its own (a Step Functions task): the image as it stands after it."""
-
-    image: Image
-    ran: bool  # False: the step had finished before, or the image had reached a final status
-    seconds: float = 0.0  # inside the step, when it ran and succeeded
 
 
 @dataclass
@@ -73,7 +71,7 @@ class Engine:
     def run_next(self, worker: str) -> Outcome | None:
         """Claim one job and run it; None when no job is ready."""
         started = self.clock()
-        claim = self.queue.claim(worker, visibility=self._default_visibility())
+        claim = self.queue.claim(worker, visibility=self.default_visibility())
         if claim is None:
             return None
         outcome = self.process(claim)
@@ -81,65 +79,14 @@ class Engine:
         return outcome
 
     def run_batch(self, worker: str, limit: int) -> list[Outcome]:
-        """Claim up to `limit` jobs in one call and run them in turn; [] when none is ready.
-        A claim that waited long in hand is extended before its job starts. The jobs that end
-        well share one final commit (group commit): SQLite has one writer, and a commit per job
-        costs more than a quick job's steps. A crash before it re-runs them; steps are
-        idempotent."""
-        visibility = self._default_visibility()
-        claimed_at = self.clock()
-        claims = self.queue.claim_many(worker, visibility, limit)
-        outcomes: list[Outcome] = []
-        group = _Group.read(self.catalog, claims) if len(claims) > 1 else None
-        finishes = group.finishes if group else []
-        for index, claim in enumerate(claims):
-            started = self.clock()
-            try:
-                if started - claimed_at > visibility / 3:
-                    self.queue.extend(claim, visibility)
-                outcome = self.process(claim, group)
-            except Exception as exc:
-                # What ended before is kept if it can be; the jobs not begun go back at once,
-                # the one that raised shortly after (a full disk or a lost database: once they
-                # are back, nothing should wait out a visibility timeout).
-                with contextlib.suppress(Exception):
-                    self._finish_together(finishes)
-                self._release(claims[index : index + 1], exc, CRASHED_RETRY_SECONDS)
-                self._release(claims[index + 1 :], exc)
-                raise
-            outcome.seconds = self.clock() - started
-            outcomes.append(outcome)
-        if finishes:
-            try:
-                self._finish_together(finishes)
-            except Exception as exc:
-                self._release([f.claim for f in finishes], exc)
-                raise
-        return outcomes
+        """Claim up to `limit` jobs in one call and run them in turn, their final commits made
+        together (group commit, `engine/batch.py`); [] when none is ready."""
+        return batch.run_batch(self, worker, limit)
 
-    def _release(self, claims: Sequence[Claim], exc: Exception, delay: float = 0.0) -> None:
-        for claim in claims:
-            with contextlib.suppress(Exception):
-                self.queue.retry(claim, delay, f"released unrun: {exc}")
-
-    def _finish_together(self, finishes: list[_Finish]) -> None:
-        stored: list[Event] = []
-        with self.catalog.atomic():
-            present = self.catalog.finish_jobs([f.results() for f in finishes])
-            for finish, there in zip(finishes, present, strict=True):
-                finish.present = there
-                self.queue.ack(finish.claim)
-                stored += [*finish.events, finish.done] if there else finish.events
-            later = self.outbox.within(stored)  # one publish, one "published" mark for all
-        self.outbox.publish(later)
-        for finish in finishes:
-            if not finish.present:
-                self._vanished(finish.claim, finish.image, finish.outcome)
-
-    def _default_visibility(self) -> float:
+    def default_visibility(self) -> float:
         return max((r.recipe.visibility_timeout_seconds for r in self.recipes.all()), default=120.0)
 
-    def process(self, claim: Claim, group: _Group | None = None) -> Outcome:
+    def process(self, claim: Claim, group: ClaimGroup | None = None) -> Outcome:
         """Run one claimed job. In a `group` (`run_batch`), its reads were made for the whole
         claim, and a job that ends well leaves its final commit there, to be made together."""
         job = claim.job
@@ -158,12 +105,12 @@ class Engine:
         return self._run(claim, image, recipe, group)
 
     def _run(
-        self, claim: Claim, image: Image, recipe: CompiledRecipe, group: _Group | None = None
+        self, claim: Claim, image: Image, recipe: CompiledRecipe, group: ClaimGroup | None = None
     ) -> Outcome:
         job = claim.job
         visibility = recipe.recipe.visibility_timeout_seconds
         outputs = group.outputs.get(job.id, {}) if group else self.catalog.step_outputs(job.id)
-        unsaved = _UnsavedResults(self.catalog, job.id, image.id)
+        unsaved = UnsavedResults(self.catalog, job.id, image.id)
         outcome = Outcome(image.id, ImageStatus.COMPLETED.value)
         events: list[Event] = []
         scratch: dict[str, Any] = {}
@@ -175,11 +122,11 @@ class Engine:
                 self.queue.extend(claim, visibility)
                 extended_at = self.clock()
             if step.definition.checkpoint and not unsaved.save():
-                return self._vanished(claim, image, outcome)
+                return self.end_vanished(claim, image, outcome)
             ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, scratch)
             started = self.clock()
             if step.spec.shadow:
-                output = _shadow_run(step, ctx)
+                output = shadow_run(step, ctx)
                 elapsed = self.clock() - started
                 unsaved.add(step.name, output, {}, [], elapsed)
                 outputs[step.name] = output
@@ -199,30 +146,34 @@ class Engine:
             outcome.step_seconds += elapsed
             outcome.seconds_by_step[step.name] = elapsed
             metrics.STEP_SECONDS.labels(job.recipe, step.name).observe(elapsed)
-            step_events = self._step_events(image, step, result)
+            announced = step_events(image, step, result)
             updates = dict(result.image)
             if result.finish is not None:
                 updates["status"] = result.finish
             elif image.status is not ImageStatus.PROCESSING:
                 updates["status"] = ImageStatus.PROCESSING  # with the first result, not alone
-            unsaved.add(step.name, result.output, updates, step_events, elapsed)
-            _apply(image, updates)  # first: a vanished image's cleanup needs the moved location
+            unsaved.add(step.name, result.output, updates, announced, elapsed)
+            apply_updates(
+                image, updates
+            )  # first: a vanished image's cleanup needs the moved location
             due = step.definition.checkpoint or unsaved.seconds >= self.commit_interval
             if due and not unsaved.save():
-                return self._vanished(claim, image, outcome)
+                return self.end_vanished(claim, image, outcome)
             outputs[step.name] = result.output
-            events.extend(step_events)
+            events.extend(announced)
             outcome.steps_run.append(step.name)
             if result.finish is not None:
                 outcome.status = result.finish.value
                 break
         final = ImageStatus(outcome.status)
         done = make_event(
-            "engine", PROCESSED, self._processed(image, final.value), key=f"{job.id}:done"
+            "engine", PROCESSED, processed_detail(image, final.value), key=f"{job.id}:done"
         )
         closing = {"status": final} if final is ImageStatus.COMPLETED else None
         if group is not None:
-            group.finishes.append(_Finish(claim, image, outcome, unsaved, closing, done, events))
+            group.finishes.append(
+                GroupFinish(claim, image, outcome, unsaved, closing, done, events)
+            )
             return outcome
         with self.catalog.atomic():
             present = unsaved.save(closing, events=[done])
@@ -230,153 +181,30 @@ class Engine:
             later = self.outbox.within([*events, done] if present else events)
         self.outbox.publish(later)
         if not present:
-            return self._vanished(claim, image, outcome)
+            return self.end_vanished(claim, image, outcome)
         return outcome
 
-    def _vanished(self, claim: Claim, image: Image, outcome: Outcome) -> Outcome:
+    def end_vanished(self, claim: Claim, image: Image, outcome: Outcome) -> Outcome:
         """The image was deleted while its job ran: remove what the steps made since (files,
         index entries, records) instead of leaving them behind, and end the job."""
-        self._remove_leftovers(image)
+        self.remove_leftovers(image)
         self.queue.ack(claim)  # a repeat after the final batch's ack changes nothing
         log.info("image deleted while processing", extra={"image_id": image.id})
         outcome.status = "deleted"
         return outcome
 
-    def _remove_leftovers(self, image: Image) -> None:
+    def remove_leftovers(self, image: Image) -> None:
         ports = self.ports
         lifecycle.remove_files(ports.blobs, image, (ports.vectors, ports.text), ports.detections)
         self.catalog.delete_image(image.id)
 
     def run_step(self, image_id: str, step_name: str) -> StepRun:
-        """Run one named step of the image's recipe, outside any queue (a Step Functions task:
-        the state machine holds the order, the retries and the catch). Idempotent: a step with
-        a stored output, or an image that has reached a final status, runs nothing. A failure
-        is counted and raised for the caller's retry policy; bad input ends `rejected`."""
-        image = self.catalog.get_image(image_id)
-        if image is None or image.job_id is None:
-            raise NotFound(f"no image {image_id!r} (deleted, or never accepted)")
-        recipe = self.recipes.get(image.recipe)
-        names = [step.name for step in recipe.steps]
-        if step_name not in names:
-            raise RecipeError(
-                f"recipe {recipe.name!r} has no step {step_name!r}; its steps: {', '.join(names)}"
-            )
-        outputs = self.catalog.step_outputs(image.job_id)
-        if image.status.final or step_name in outputs:
-            return StepRun(image, ran=False)
-        index = names.index(step_name)
-        step = recipe.steps[index]
-        # Only what the step declares it needs must be done: the state machine's Choice may
-        # skip a step (notify, for a certain result) that nothing later depends on.
-        needed = set(step.definition.needs)
-        missing = [
-            earlier.name
-            for earlier in recipe.steps[:index]
-            if earlier.definition.name in needed and earlier.name not in outputs
-        ]
-        if missing:
-            raise RecipeError(f"step {step_name!r} runs after {', '.join(missing)}, not before")
-        job = Job(id=image.job_id, image_id=image.id, owner=image.owner, recipe=image.recipe)
-        ctx = StepContext(image, job, step.name, outputs, self.ports, self.limits, {})
-        started = self.clock()
-        try:
-            if step.spec.shadow:
-                result = StepResult(output=_shadow_run(step, ctx))
-            else:
-                result = step.definition.run(ctx, step.settings)
-        except Rejected as exc:
-            self._mark_rejected(image, step, str(exc), [])
-            return StepRun(image, ran=True)
-        except Exception as exc:
-            metrics.STEP_FAILURES.labels(image.recipe, step.name).inc()
-            error = f"{step.name}: {type(exc).__name__}: {exc}"
-            self.catalog.count_step_failure(image.job_id, step.name, error)
-            raise
-        elapsed = self.clock() - started
-        metrics.STEP_SECONDS.labels(image.recipe, step.name).observe(elapsed)
-        events = [] if step.spec.shadow else self._step_events(image, step, result)
-        updates = dict(result.image)
-        last = index == len(names) - 1
-        if result.finish is not None:
-            updates["status"] = result.finish
-        elif last:
-            updates["status"] = ImageStatus.COMPLETED
-        elif image.status is not ImageStatus.PROCESSING:
-            updates["status"] = ImageStatus.PROCESSING
-        _apply(image, updates)
-        if result.finish is not None or last:
-            events.append(
-                make_event(
-                    "engine",
-                    PROCESSED,
-                    self._processed(image, image.status.value),
-                    key=f"{job.id}:done",
-                )
-            )
-        finished = FinishedStep(step.name, result.output, updates, tuple(events), elapsed)
-        with self.catalog.atomic():
-            present = self.catalog.finish_steps(job.id, image.id, [finished])
-            later = self.outbox.within(events) if present else []
-        self.outbox.publish(later)
-        if not present:
-            self._remove_leftovers(image)
-            raise NotFound(f"image {image_id!r} was deleted while its step ran")
-        return StepRun(image, ran=True, seconds=elapsed)
+        """Run one named step of the image's recipe outside any queue (`engine/step_task.py`)."""
+        return step_task.run_step(self, image_id, step_name)
 
     def fail(self, image_id: str, error: str) -> Image:
-        """Mark an image failed from outside the queue (a state machine's catch, after its last
-        retry), with its ImageFailed event. A repeat changes nothing."""
-        image = self.catalog.get_image(image_id)
-        if image is None:
-            raise NotFound(f"no image {image_id!r} (deleted, or never accepted)")
-        if image.status.final:
-            return image
-        failed = make_event(
-            "engine",
-            FAILED,
-            self._detail(image, status="failed", error=error),
-            key=f"{image.job_id}:failed",
-        )
-        with self.catalog.atomic():
-            self.catalog.update_image(image.id, status=ImageStatus.FAILED, error=error)
-            self.catalog.add_events([failed])
-            later = self.outbox.within([failed])
-        log.error("image failed", extra={"image_id": image.id, "error": error})
-        self.outbox.publish(later)
-        image.status, image.error = ImageStatus.FAILED, error
-        return image
-
-    def _step_events(self, image: Image, step: CompiledStep, result: StepResult) -> list[Event]:
-        key = f"{image.job_id}:{step.name}"
-        origin = result.source or step.definition.name
-        found = [
-            make_event(origin, step.definition.event, self._detail(image, **result.output), key=key)
-        ]
-        for index, (detail_type, detail) in enumerate(result.events):
-            found.append(
-                make_event(origin, detail_type, self._detail(image, **detail), key=f"{key}:{index}")
-            )
-        return found
-
-    def _detail(self, image: Image, **extra: Any) -> dict[str, Any]:
-        return {
-            "image_id": image.id,
-            "owner": image.owner,
-            "recipe": image.recipe,
-            "job_id": image.job_id,
-            **extra,
-        }
-
-    def _processed(self, image: Image, status: str) -> dict[str, Any]:
-        # What most receivers want without a second call: the outcome and the class.
-        extra: dict[str, Any] = {
-            "class": image.class_name,
-            "confidence": image.confidence,
-            "uncertain": image.uncertain,
-        }
-        if image.duplicate_of:
-            extra["duplicate_of"] = image.duplicate_of
-        return self._detail(image, status=status, **extra)
+        """Mark an image failed from outside the queue (`engine/step_task.py`)."""
+        return step_task.fail(self, image_id, error)
 
     def _reject(
         self,
@@ -387,11 +215,11 @@ class Engine:
         events: list[Event],
         outcome: Outcome,
     ) -> Outcome:
-        self._mark_rejected(image, step, reason, events, claim)
+        self.mark_rejected(image, step, reason, events, claim)
         outcome.status, outcome.error = ImageStatus.REJECTED.value, reason
         return outcome
 
-    def _mark_rejected(
+    def mark_rejected(
         self,
         image: Image,
         step: CompiledStep,
@@ -402,7 +230,7 @@ class Engine:
         failed = make_event(
             step.definition.name,
             FAILED,
-            self._detail(image, status="rejected", step=step.name, error=reason),
+            event_detail(image, status="rejected", step=step.name, error=reason),
             key=f"{image.job_id}:rejected",
         )
         with self.catalog.atomic():
@@ -470,7 +298,7 @@ class Engine:
         failed = make_event(
             "engine",
             FAILED,
-            self._detail(image, status="failed", error=error, attempts=claim.attempt),
+            event_detail(image, status="failed", error=error, attempts=claim.attempt),
             key=f"{claim.job.id}:failed:{claim.receipt}",
         )
         with self.catalog.atomic():
@@ -486,89 +314,3 @@ class Engine:
         outcome = outcome or Outcome(image.id, ImageStatus.FAILED.value)
         outcome.status, outcome.error = ImageStatus.FAILED.value, error
         return outcome
-
-
-@dataclass
-class _Group:
-    """The jobs of one claim: their reads made at once, their final commits made together."""
-
-    images: dict[str, Image]
-    outputs: dict[str, dict[str, dict[str, Any]]]
-    finishes: list[_Finish] = field(default_factory=list)
-
-    @classmethod
-    def read(cls, catalog: Catalog, claims: Sequence[Claim]) -> _Group:
-        images = catalog.images_by_ids([claim.job.image_id for claim in claims])
-        outputs = catalog.steps_outputs([claim.job.id for claim in claims])
-        return cls({image.id: image for image in images}, outputs)
-
-
-@dataclass
-class _Finish:
-    """A job's final commit, waiting to be made together with others'."""
-
-    claim: Claim
-    image: Image
-    outcome: Outcome
-    unsaved: _UnsavedResults
-    updates: dict[str, Any] | None
-    done: Event
-    events: list[Event]
-    present: bool = True
-
-    def results(self) -> JobResults:
-        job = self.claim.job
-        steps, self.unsaved.results = self.unsaved.results, []
-        return JobResults(job.id, self.image.id, steps, self.updates, [self.done])
-
-
-@dataclass
-class _UnsavedResults:
-    """Step results not yet committed, written in one transaction by `save`."""
-
-    catalog: Catalog
-    job_id: str
-    image_id: str
-    results: list[FinishedStep] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def add(
-        self,
-        step: str,
-        output: dict[str, Any],
-        updates: dict[str, Any],
-        events: list[Event],
-        seconds: float,
-    ) -> None:
-        self.results.append(FinishedStep(step, output, updates, tuple(events), seconds))
-        self.seconds += seconds
-
-    def save(
-        self, image_updates: dict[str, Any] | None = None, events: Sequence[Event] = ()
-    ) -> bool:
-        """Commit what is pending, with the job's own final changes when it ends. False when
-        the image was deleted meanwhile."""
-        if not self.results and not image_updates and not events:
-            return True
-        present = self.catalog.finish_steps(
-            self.job_id, self.image_id, self.results, image_updates, events
-        )
-        self.results = []
-        self.seconds = 0.0
-        return present
-
-
-def _shadow_run(step: CompiledStep, ctx: StepContext) -> dict[str, Any]:
-    """A model under evaluation: its output is kept, its changes to the image and its events are
-    not, and its failure never fails the live pipeline (it is recorded instead)."""
-    try:
-        output = step.definition.run(ctx, step.settings).output
-    except Exception as exc:  # Rejected too: the live steps decide what becomes of the image
-        log.warning("shadow step failed", extra={"step": step.name, "error": str(exc)})
-        output = {"error": f"{type(exc).__name__}: {exc}"}
-    return {**output, "shadow": True}
-
-
-def _apply(image: Image, updates: dict[str, Any]) -> None:
-    for name, value in updates.items():
-        setattr(image, name, ImageStatus(value) if name == "status" else value)

@@ -1,6 +1,6 @@
 """The `llm` analyzer: a vision model asked for a JSON answer held to a schema.
 
-Two wire formats, through httpx:
+Two wire formats (llm_wire.py), through httpx:
 - OpenAI-compatible chat completions (`POST {base}/chat/completions`): the picture as a base64
   data URL in an `image_url` part; `response_format: json_schema` (strict when the schema
   allows it) makes the service itself hold the answer to the schema. The base URL is a
@@ -26,7 +26,7 @@ import logging
 import os
 import re
 import time
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from darkroom.domain.errors import Permanent
 from darkroom.ports import AnalyzerAnswer
 from darkroom.providers.http_calls import CallPolicy, ServiceClient
+from darkroom.providers.llm_wire import AnthropicMessages, OpenAiChat, Wire
 from darkroom.settings import ApiKeys, LlmSettings
 
 log = logging.getLogger("darkroom.providers.llm")
@@ -44,9 +45,6 @@ DEFAULT_BASE_URL: dict[str, str] = {
     "anthropic": "https://api.anthropic.com",
 }
 DEFAULT_MODEL: dict[str, str] = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
-ANTHROPIC_VERSION = "2023-06-01"
-TOOL = "record_analysis"
-
 
 LLM_KEY_WAYS = (
     "DARKROOM_OPENAI_API_KEY or OPENAI_API_KEY (OpenAI), DARKROOM_ANTHROPIC_API_KEY or "
@@ -111,7 +109,7 @@ class LlmAnalyzer:
             secret = stored.get_secret_value() if stored is not None else None
             self.key_hint = f"DARKROOM_{api.upper()}_API_KEY or {api.upper()}_API_KEY"
         self.has_key = secret is not None
-        self.wire: _Wire = _OpenAiChat(opts) if api == "openai" else _AnthropicMessages(opts)
+        self.wire: Wire = OpenAiChat(opts) if api == "openai" else AnthropicMessages(opts)
         self.client = ServiceClient(
             self.name,
             base_url,
@@ -206,200 +204,3 @@ def check(candidate: Any, validator: Draft202012Validator) -> tuple[dict[str, An
         ]
         return None, "does not fit the schema: " + "; ".join(described)
     return candidate, ""
-
-
-def strict_compatible(schema: Any) -> bool:
-    """OpenAI's strict mode needs every object closed (additionalProperties false) with all its
-    properties required; anything else is sent non-strict (and still validated here)."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "object" or "properties" in schema:
-            properties = schema.get("properties", {})
-            if schema.get("additionalProperties") is not False:
-                return False
-            if set(schema.get("required", [])) != set(properties):
-                return False
-        return all(strict_compatible(value) for value in schema.values())
-    if isinstance(schema, list):
-        return all(strict_compatible(item) for item in schema)
-    return True
-
-
-class _Wire(Protocol):
-    path: str
-
-    def headers(self, secret: str | None) -> dict[str, str]: ...
-    def opening(
-        self, image: str, media_type: str, prompt: str, schema: dict[str, Any]
-    ) -> list[dict[str, Any]]: ...
-    def body(
-        self, model: str, messages: list[dict[str, Any]], schema: dict[str, Any]
-    ) -> dict[str, Any]: ...
-    def read(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """The candidate answer (text or object) and the assistant turn to send back."""
-        ...
-
-    def correction(self, turn: dict[str, Any], error: str) -> list[dict[str, Any]]: ...
-
-
-class _OpenAiChat:
-    path = "/chat/completions"
-
-    def __init__(self, options: LlmOptions) -> None:
-        self.options = options
-
-    def headers(self, secret: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {secret}"} if secret else {}
-
-    def opening(
-        self, image: str, media_type: str, prompt: str, schema: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        text = prompt
-        if self.options.response_format != "json_schema":  # the service will not see the schema
-            text += "\n\nThe JSON schema the answer must fit:\n" + json.dumps(schema)
-        return [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": text},
-                    {
-                        "type": "image_url",
-                        "image_url": {
-                            "url": f"data:{media_type};base64,{image}",
-                            "detail": self.options.detail,
-                        },
-                    },
-                ],
-            }
-        ]
-
-    def body(
-        self, model: str, messages: list[dict[str, Any]], schema: dict[str, Any]
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": messages,
-            "max_tokens": self.options.max_tokens,
-        }
-        if self.options.temperature is not None:
-            body["temperature"] = self.options.temperature
-        if self.options.response_format == "json_schema":
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "analysis",
-                    "schema": schema,
-                    "strict": strict_compatible(schema),
-                },
-            }
-        elif self.options.response_format == "json_object":
-            body["response_format"] = {"type": "json_object"}
-        return body
-
-    def read(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        try:
-            message = data["choices"][0]["message"]
-        except (KeyError, IndexError, TypeError):
-            return _NO_MESSAGE, {"role": "assistant", "content": ""}
-        content = message.get("content")
-        if not content and message.get("refusal"):
-            return f"(refused: {message['refusal']})", {"role": "assistant", "content": ""}
-        text = content if isinstance(content, str) else json.dumps(content)
-        return text, {"role": "assistant", "content": text}
-
-    def correction(self, turn: dict[str, Any], error: str) -> list[dict[str, Any]]:
-        return [
-            turn,
-            {
-                "role": "user",
-                "content": f"That answer is invalid: {error}. Answer again with only the JSON "
-                "object, fitting the schema.",
-            },
-        ]
-
-
-_NO_MESSAGE = "(the service's answer held no message)"
-
-
-class _AnthropicMessages:
-    path = "/v1/messages"
-
-    def __init__(self, options: LlmOptions) -> None:
-        self.options = options
-
-    def headers(self, secret: str | None) -> dict[str, str]:
-        headers = {"anthropic-version": ANTHROPIC_VERSION}
-        if secret:
-            headers["x-api-key"] = secret
-        return headers
-
-    def opening(
-        self, image: str, media_type: str, prompt: str, schema: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        return [
-            {
-                "role": "user",
-                "content": [  # the picture before the words, as Anthropic advises
-                    {
-                        "type": "image",
-                        "source": {"type": "base64", "media_type": media_type, "data": image},
-                    },
-                    {"type": "text", "text": f"{prompt}\n\nRecord your answer with {TOOL}."},
-                ],
-            }
-        ]
-
-    def body(
-        self, model: str, messages: list[dict[str, Any]], schema: dict[str, Any]
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": model,
-            "max_tokens": self.options.max_tokens,
-            "messages": messages,
-            "tools": [
-                {
-                    "name": TOOL,
-                    "description": "Record the analysis of the picture. Its input is the "
-                    "answer, and must fit the input schema exactly.",
-                    "input_schema": schema,
-                }
-            ],
-            "tool_choice": {"type": "tool", "name": TOOL},
-        }
-        if self.options.temperature is not None:
-            body["temperature"] = self.options.temperature
-        return body
-
-    def read(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        blocks = data.get("content")
-        if not isinstance(blocks, list):
-            return _NO_MESSAGE, {"role": "assistant", "content": [{"type": "text", "text": "?"}]}
-        turn = {"role": "assistant", "content": blocks}
-        for block in blocks:
-            if isinstance(block, dict) and block.get("type") == "tool_use":
-                return block.get("input"), turn
-        text = "".join(
-            str(b.get("text", ""))
-            for b in blocks
-            if isinstance(b, dict) and b.get("type") == "text"
-        )
-        return text or _NO_MESSAGE, turn
-
-    def correction(self, turn: dict[str, Any], error: str) -> list[dict[str, Any]]:
-        calls = [
-            block
-            for block in turn["content"]
-            if isinstance(block, dict) and block.get("type") == "tool_use"
-        ]
-        advice = f"Invalid: {error}. Call {TOOL} again with input that fits the schema."
-        if calls:  # the API's own way to say a tool call was wrong
-            reply: list[dict[str, Any]] = [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": calls[0].get("id", ""),
-                    "is_error": True,
-                    "content": advice,
-                }
-            ]
-        else:
-            reply = [{"type": "text", "text": advice}]
-        return [turn, {"role": "user", "content": reply}]

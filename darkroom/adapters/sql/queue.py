@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from darkroom.adapters.sql import schema as t
-from darkroom.adapters.sql.catalog import _moment
+from darkroom.adapters.sql.catalog_rows import moment
 from darkroom.adapters.sql.database import Database
 from darkroom.domain.records import Claim, DeadLetter, Job
 
@@ -152,7 +152,7 @@ class SqlQueue:
                 error=row.last_error or "",
                 traceback=row.traceback or "",
                 attempts=row.attempts,
-                failed_at=_moment(row.failed_at or 0.0),
+                failed_at=moment(row.failed_at or 0.0),
             )
             for row in rows
         ]
