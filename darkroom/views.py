@@ -69,10 +69,28 @@ def media_fields(image: Image, blobs: BlobStore, catalog: Catalog | None) -> dic
         steps = catalog.step_outputs(image.job_id)
         fields["duration_ms"] = steps.get("validate", {}).get("duration_ms")
         fields["keyframes"] = [
-            {"ms": frame["ms"], "shot": frame.get("shot"), "thumbnail": blobs.url(frame["key"])}
+            {
+                "ms": frame["ms"],
+                "shot": frame.get("shot"),
+                "thumbnail": blobs.url(frame["key"]),
+                "url": keyframe_path(image.id, frame["ms"]),
+            }
             for frame in steps.get("keyframes", {}).get("keyframes", [])
         ]
     return fields
+
+
+def keyframe_path(image_id: str, ms: int) -> str:
+    """The API's route to a keyframe (the storage URL beside it may not be reachable)."""
+    return f"/images/{image_id}/keyframes/{ms}"
+
+
+def keyframe_key(image: Image, ms: int, catalog: Catalog) -> str | None:
+    """Where the keyframe of a video at `ms` is stored, if the keyframes step made one."""
+    if not image.job_id:
+        return None
+    frames = catalog.step_outputs(image.job_id).get("keyframes", {}).get("keyframes", [])
+    return next((str(frame["key"]) for frame in frames if frame["ms"] == ms), None)
 
 
 def hit_fields(hit: Hit, blobs: BlobStore) -> dict[str, Any]:
@@ -81,4 +99,5 @@ def hit_fields(hit: Hit, blobs: BlobStore) -> dict[str, Any]:
     if hit.frame_ms is not None:
         fields["frame_ms"] = hit.frame_ms
         fields["frame_thumbnail"] = blobs.url(hit.frame_key) if hit.frame_key else None
+        fields["frame_url"] = keyframe_path(hit.image_id, hit.frame_ms) if hit.frame_key else None
     return fields

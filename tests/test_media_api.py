@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -67,6 +69,22 @@ def test_a_photo_finds_the_clients_video_and_moment_and_never_another_clients(
             and "/keyframes/" in found[0]["frame_thumbnail"]
         )
         assert len({item["image_id"] for item in found}) == len(found)
+        moment = acme.get(found[0]["frame_url"])
+        assert moment.status_code == 200 and moment.headers["content-type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(moment.content)).format == "JPEG"
+        for frame in record["keyframes"]:  # each listed keyframe is served
+            served = acme.get(frame["url"])
+            assert served.status_code == 200, frame
+            if frame["ms"] == found[0]["frame_ms"]:
+                assert served.content == moment.content
+        assert acme.get(f"/images/{video_id}/keyframes/1234").status_code == 404
+    with httpx.Client(base_url=server.url, timeout=30) as person:  # the UI's image page
+        signin = person.post("/ui/signin", data={"api_key": server.keys["acme"]})
+        assert signin.status_code == 303
+        page = person.get(f"/ui/images/{video_id}").text
+        shown = re.findall(rf'src="(/ui/images/{video_id}/keyframes/\d+)"', page)
+        assert len(shown) == len(record["keyframes"])
+        assert person.get(shown[0]).headers["content-type"] == "image/jpeg"
         only_images = acme.post("/search/similar", files={"file": photo}, data={"media": "image"})
         assert video_id not in {item["image_id"] for item in only_images.json()["items"]}
         other_sku = acme.post("/search/similar", files={"file": photo}, data={"sku": "sku-9"})
@@ -79,6 +97,7 @@ def test_a_photo_finds_the_clients_video_and_moment_and_never_another_clients(
         by_id = globex.post("/search/similar", json={"image_id": video_id})
         assert by_id.status_code == 404
         assert globex.get(f"/images/{video_id}").status_code == 404
+        assert globex.get(f"/images/{video_id}/keyframes/0").status_code == 404
 
 
 def test_uploads_are_refused_upfront_without_a_sku_or_a_media_type_no_recipe_takes(

@@ -101,7 +101,8 @@ class LabelOut(BaseModel):
 class KeyframeOut(BaseModel):
     ms: int
     shot: int | None = None
-    thumbnail: str
+    thumbnail: str  # where it is stored
+    url: str  # the keyframe through this API: GET /images/{id}/keyframes/{ms}
 
 
 class ImageOut(BaseModel):

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.synchronize import Event as ProcessEvent
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Protocol
 
 from darkroom.adapters.sql.queue import worker_name
@@ -27,6 +27,7 @@ HOUSEKEEPING_SECONDS = 1.0
 SWEEP_SECONDS = 300.0
 CLAIM_SECONDS = 0.05  # work to claim at once, at most
 MAX_CLAIM = 25  # jobs per claim at most (SQS answers at most 10 of them per receive)
+ORPHAN_GRACE_SECONDS = 30.0  # an orphaned worker exits by then, wherever it is stuck
 
 
 class Stop(Protocol):
@@ -152,22 +153,37 @@ def _housekeeping(runtime: Runtime, stop: Stop) -> None:
 
 
 class _StopWithParent:
-    """Stop when told, or when the parent process is gone (a killed `darkroom ingest` must not
-    leave workers behind)."""
+    """Stop when the parent says so or is gone. The signal is the end of a pipe whose other end
+    only the parent holds: closing it (WorkerPool.close) and the parent's death both give EOF.
+    (A multiprocessing Event is a lock-guarded condition: a parent killed while setting it
+    leaves the lock held, and its workers waiting for ever.) An orphan that has not finished
+    within ORPHAN_GRACE_SECONDS of noticing (a job stuck in a call) exits anyway: its claims
+    expire and are run again."""
 
-    def __init__(self, event: ProcessEvent) -> None:
-        self.event = event
+    def __init__(self, signal: Connection) -> None:
+        self.signal = signal
         self.parent = os.getppid()
+        self._stopped = False
+        self._deadline: threading.Timer | None = None
 
     def is_set(self) -> bool:
-        return self.event.is_set() or os.getppid() != self.parent
+        return self.wait(0)
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self.event.wait(timeout) or os.getppid() != self.parent
+        if not self._stopped and self.signal.poll(timeout):  # EOF (or a byte): stop
+            self._stopped = True
+        if not self._stopped:
+            return False
+        if os.getppid() != self.parent and self._deadline is None:
+            log.warning("the parent process is gone: stopping")
+            self._deadline = threading.Timer(ORPHAN_GRACE_SECONDS, os._exit, args=(1,))
+            self._deadline.daemon = True
+            self._deadline.start()
+        return True
 
 
 def _process_main(
-    settings: Settings, stop: ProcessEvent, log_setup: Callable[[], None] | None, nice: int
+    settings: Settings, stop: Connection, log_setup: Callable[[], None] | None, nice: int
 ) -> None:
     if nice:
         os.nice(nice)
@@ -190,11 +206,12 @@ class WorkerPool:
         """`nice` lowers the workers' CPU priority: beside the HTTP API (`darkroom serve`), an
         upload is answered first and images are processed with the CPU left over."""
         self.context = mp.get_context("spawn")
-        self.stop = self.context.Event()
+        # The workers hold the reading end; closing the writing end (or dying) stops them.
+        self._listen, self._stop = self.context.Pipe(duplex=False)
         self.processes = [
             self.context.Process(
                 target=_process_main,
-                args=(settings, self.stop, log_setup, nice),
+                args=(settings, self._listen, log_setup, nice),
                 name=f"darkroom-worker-{i}",
             )
             for i in range(count)
@@ -203,13 +220,14 @@ class WorkerPool:
     def start(self) -> WorkerPool:
         for process in self.processes:
             process.start()
+        self._listen.close()  # the workers have their own copies
         return self
 
     def alive(self) -> int:
         return sum(process.is_alive() for process in self.processes)
 
     def close(self, timeout: float = 30.0) -> None:
-        self.stop.set()
+        self._stop.close()
         deadline = time.monotonic() + timeout
         for process in self.processes:
             process.join(max(0.1, deadline - time.monotonic()))

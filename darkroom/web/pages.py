@@ -204,6 +204,13 @@ def thumbnail(image_id: str, request: Request, visitor: Visitor = Depends(signed
     )
 
 
+@router.get("/images/{image_id}/keyframes/{ms}")
+def keyframe(
+    image_id: str, ms: int, request: Request, visitor: Visitor = Depends(signed_in)
+) -> Response:
+    return api_images.keyframe(image_id, ms, request, visitor.principal)
+
+
 @router.get("/images/{image_id}/original")
 def original(image_id: str, request: Request, visitor: Visitor = Depends(signed_in)) -> Response:
     return api_images.original(image_id, request, visitor.principal)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex
 
 from darkroom.adapters.sql.schema import metadata
 
@@ -42,6 +43,13 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         metadata.create_all(self.engine)
+        # create_all makes a table's indexes only with the table: an index added in a later
+        # release must also reach databases made before it.
+        # IF NOT EXISTS: workers starting together may both get here.
+        with self.engine.begin() as conn:
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
 
     @contextmanager
     def atomic(self) -> Iterator[Connection]:

@@ -34,7 +34,7 @@ from darkroom.engine import lifecycle
 from darkroom.engine.duplicates import find_duplicates
 from darkroom.imaging import CONTENT_TYPES
 from darkroom.ports import ImageQuery
-from darkroom.views import holder_of, image_record, original_location
+from darkroom.views import holder_of, image_record, keyframe_key, original_location
 
 router = APIRouter(tags=["images"], responses=COMMON)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such image for this owner"}}
@@ -222,6 +222,23 @@ def thumbnail(
         f"{image.id}-{key.rsplit('/', 1)[-1]}-{image.updated_at.timestamp():.0f}",
         request,
     )
+
+
+@router.get(
+    "/images/{image_id}/keyframes/{ms}",
+    responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}}, "description": "the keyframe"}},
+    response_class=Response,
+)
+def keyframe(
+    image_id: str, ms: int, request: Request, principal: Principal = Depends(authenticate)
+) -> Response:
+    """A video's keyframe at `ms` milliseconds, as its record and search hits list them."""
+    svc = services(request)
+    image = owned(svc, image_id, principal)
+    key = keyframe_key(image, ms, svc.runtime.catalog)
+    if key is None or not svc.runtime.blobs.exists(key):
+        raise HTTPException(404, f"no keyframe at {ms} ms for this image")
+    return _blob_response(svc, key, "image/jpeg", f"{image.id}-keyframe-{ms}", request)
 
 
 @router.get(

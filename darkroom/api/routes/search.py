@@ -34,7 +34,10 @@ class SearchHit(ImageOut):
         "(cosine similarity)"
     )
     frame_ms: int | None = Field(default=None, description="a video: its best-matching moment")
-    frame_thumbnail: str | None = None
+    frame_thumbnail: str | None = Field(default=None, description="where that keyframe is stored")
+    frame_url: str | None = Field(
+        default=None, description="that keyframe through this API (GET, with the same key)"
+    )
 
 
 class SearchResults(BaseModel):
