@@ -170,12 +170,10 @@ def test_server_errors_are_retried_with_backoff(fake: FakeModelService, api: str
 
 @pytest.mark.parametrize("api", APIS)
 def test_a_timeout_is_retried(fake: FakeModelService, api: str) -> None:
-    fake.stall(1.5)
-    started = time.monotonic()
+    fake.stall(1.5)  # answers in the end: a client that waited for it would ask once
     answer = analyze(analyzer(fake, api, timeout_seconds=0.4))
     assert answer.result == SCENES["red"]
-    assert len(fake.requests) == 2
-    assert time.monotonic() - started < 1.5  # it did not wait for the stalled answer
+    assert len(fake.requests) == 2  # it gave up on the stalled answer and asked again
 
 
 def test_retries_run_out_into_an_error_worth_retrying_later(fake: FakeModelService) -> None:
