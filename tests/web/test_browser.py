@@ -3,7 +3,6 @@ with no console error on any page."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from tests import images
 from tests.conftest import COLOUR_PETS
-from tests.server import Server, make_server, wait_final
+from tests.server import UNLIMITED, Server, recipes_server, wait_final
 from tests.web.conftest import Pages
 
 pytestmark = pytest.mark.slow  # a browser and a server: several seconds a test
@@ -37,16 +36,11 @@ steps:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("web")
-    recipes = tmp / "recipes"
-    recipes.mkdir()
-    (recipes / "boxed-pets.yaml").write_text(BOXED_PETS)
-    (recipes / "flagged.yaml").write_text(FLAGGED.format(flag=tmp / "flag"))
-    srv = make_server(
+    srv = recipes_server(
         tmp,
-        recipes_dir=str(recipes),
-        recipe="boxed-pets",
-        default_plan="unlimited",
-        plans=json.dumps({"unlimited": {"rate": 1_000_000, "burst": 1_000_000}}),
+        {"boxed-pets": BOXED_PETS, "flagged": FLAGGED.format(flag=tmp / "flag")},
+        "boxed-pets",
+        **UNLIMITED,
     )
     srv.create_key("admin", "ops", admin=True)
     srv.create_key("alice", "alice")
