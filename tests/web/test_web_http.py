@@ -12,6 +12,7 @@ import pytest
 
 from tests import images
 from tests.server import UNLIMITED, Server, colour_pets_server, wait_final
+from tests.web.conftest import serving_the_cast
 
 pytestmark = pytest.mark.slow  # a real server with a worker process
 GREEN = (10, 250, 10)  # the colour detector's unsure cat
@@ -20,12 +21,7 @@ GREEN = (10, 250, 10)  # the colour detector's unsure cat
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = colour_pets_server(tmp_path_factory.mktemp("webhttp"), **UNLIMITED)
-    srv.create_key("admin", "ops", admin=True)
-    srv.create_key("alice", "alice")
-    srv.create_key("bob", "bob")
-    srv.start(workers=1)
-    yield srv
-    srv.stop()
+    yield from serving_the_cast(srv)
 
 
 def signed_in(server: Server, key: str) -> tuple[httpx.Client, str]:
