@@ -283,7 +283,9 @@ def deliver(stack: Intake, messages: list[dict[str, Any]]) -> dict[str, Any]:
     messages of the records that did not fail."""
     from darkroom.lambdas import processor
 
-    answer = processor.handler(sqs_event(messages, stack.queue_arn), LambdaContext())
+    answer: dict[str, Any] = processor.handler(
+        sqs_event(messages, stack.queue_arn), LambdaContext()
+    )
     failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
     for message in messages:
         if message["MessageId"] not in failed:
