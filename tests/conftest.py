@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,13 @@ steps:
   - step: embed
   - step: index
 """
+
+# Every name a model service's API key is read under (OPENAI_API_KEY, DARKROOM_OPENAI_API_KEY, ...).
+MODEL_KEYS = [
+    f"{prefix}{service}_API_KEY"
+    for prefix in ("DARKROOM_", "")
+    for service in ("OPENAI", "ANTHROPIC", "VOYAGE")
+]
 
 POISONED = """
 name: poisoned
@@ -110,6 +117,16 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt.close()
 
 
+def add_recipe(runtime: Runtime, name: str, text: str) -> str:
+    """Write a recipe into the runtime's recipes folder and load it; its name, for accept()."""
+    folder = runtime.settings.recipes_dir
+    assert folder is not None, "the settings name no recipes folder"
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    runtime.recipes.add_file(path)
+    return name
+
+
 def drain(runtime: Runtime, worker: str = "test-worker", limit: int = 10_000) -> int:
     """Run jobs in this process until none is ready (delayed retries included)."""
     import time
@@ -177,6 +194,13 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
+def no_model_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model service's key in the environment: a developer's own keys stay out of the test."""
+    for name in MODEL_KEYS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and a region, so boto3 never looks for real ones."""
     for name, value in {
@@ -185,6 +209,21 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def lambda_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, str]], None]]:
+    """Sets variables of a Lambda container's environment (through monkeypatch: undone after the
+    test) and forgets the Lambda runtime built on the ones before, as a fresh container would."""
+    from darkroom.lambdas import runtime
+
+    def apply(environment: dict[str, str]) -> None:
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+
+    yield apply
+    runtime.reset()
 
 
 @pytest.fixture(scope="module")

@@ -16,20 +16,22 @@ answer, a dict, or raw text, whatever the picture shows).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
 import re
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from tests import loopback
+from tests.loopback import QuietHandler
 from tests.server import free_port
 
 SCENES: dict[str, dict[str, Any]] = {
@@ -166,37 +168,21 @@ class FakeModelService:
     def start(self) -> FakeModelService:
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 sent_headers = {k.lower(): v for k, v in self.headers.items()}
                 service.requests.append(Seen(self.path, sent_headers, body))
                 status, headers, answer = service.respond(self.path, body, sent_headers)
-                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting (a timeout test)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_json(status, answer, headers=headers)  # unless the client gave up
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = loopback.serve(Handler, port=self.port)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        loopback.close(self._server)
 
     def respond(
         self, path: str, body: dict[str, Any], headers: dict[str, str]

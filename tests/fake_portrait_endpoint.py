@@ -19,12 +19,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from tests import loopback
+from tests.loopback import QuietHandler
 from tests.server import free_port
 
 STYLE_COLOURS = {"casual": (60, 120, 200), "classic": (40, 40, 90), "evening": (20, 20, 20)}
@@ -83,29 +85,16 @@ class FakeEndpoint:
     def start(self) -> FakeEndpoint:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                pass
-
-            def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path == "/ping":
-                    self._send(200, {"status": "healthy"}, {})
+                    self.send_json(200, {"status": "healthy"})
                 else:
-                    self._send(404, {"message": "not found"}, {})
+                    self.send_json(404, {"message": "not found"})
 
             def do_POST(self) -> None:
                 if self.path != "/invocations":
-                    self._send(404, {"message": "not found"}, {})
+                    self.send_json(404, {"message": "not found"})
                     return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with fake.lock:
@@ -115,18 +104,20 @@ class FakeEndpoint:
                     time.sleep(step.seconds)
                 if step is not None and step.kind == "fail":
                     extra = {"Retry-After": step.retry_after} if step.retry_after else {}
-                    self._send(step.status, {"message": f"scripted {step.status}"}, extra)
+                    self.send_json(
+                        step.status, {"message": f"scripted {step.status}"}, headers=extra
+                    )
                     return
                 if step is not None and step.kind == "refuse":
-                    self._send(step.status, {"message": step.message}, {})
+                    self.send_json(step.status, {"message": step.message})
                     return
                 if step is not None and step.kind == "garbage":
                     garbage = base64.b64encode(b"definitely not a picture").decode()
-                    self._send(200, {"image": garbage}, {})
+                    self.send_json(200, {"image": garbage})
                     return
                 face = Image.open(io.BytesIO(base64.b64decode(body["image"])))
                 picture = transformed(face, str(body.get("style")))
-                self._send(
+                self.send_json(
                     200,
                     {
                         "image": base64.b64encode(picture).decode(),
@@ -136,14 +127,10 @@ class FakeEndpoint:
                             {"title": f"{body.get('style')} look", "url": "https://shop.test/a"}
                         ],
                     },
-                    {},
                 )
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = loopback.serve(Handler, port=self.port)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        loopback.close(self.server)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import boto3
 
 REGION = "us-east-1"
+Container = Callable[[dict[str, str]], None]  # conftest's lambda_container fixture
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,21 @@ class LambdaContext:
     memory_limit_in_mb: int = 1024
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:darkroom-test"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def read_back_events(events: Any, sqs: Any, bus: str, queue_name: str) -> str:
+    """A queue of the test's own that a rule sends every darkroom event on `bus` to: its URL."""
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(
+        Name="all-darkroom",
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": [{"prefix": "darkroom."}]}),
+    )
+    events.put_targets(
+        Rule="all-darkroom", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn["QueueArn"]}]
+    )
+    return str(url)
 
 
 @dataclass
@@ -61,15 +79,7 @@ class Stack:
         )
         self.bus = f"darkroom-{self.suffix}"
         self.events.create_event_bus(Name=self.bus)
-        self.events_url, events_arn = self._queue(f"events-{self.suffix}")
-        self.events.put_rule(
-            Name="all-darkroom",
-            EventBusName=self.bus,
-            EventPattern=json.dumps({"source": [{"prefix": "darkroom."}]}),
-        )
-        self.events.put_targets(
-            Rule="all-darkroom", EventBusName=self.bus, Targets=[{"Id": "q", "Arn": events_arn}]
-        )
+        self.events_url = read_back_events(self.events, self.sqs, self.bus, f"events-{self.suffix}")
         self.topic_arn = self.sns.create_topic(Name=f"uncertain-{self.suffix}")["TopicArn"]
         self.notes_url, notes_arn = self._queue(f"notes-{self.suffix}")
         self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=notes_arn)
@@ -89,10 +99,23 @@ class Stack:
             "DARKROOM_DETECTION_LOG": f"dynamodb://{self.table}",
         }
 
+    def container(self, home: Path, recipe: str) -> dict[str, str]:
+        """A Lambda container's environment on this stack: the contract's settings, moto's
+        endpoint, the home and the default recipe, and Powertools' names."""
+        return {
+            **self.environment(),
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "DARKROOM_HOME": str(home),
+            "DARKROOM_RECIPE": recipe,
+            "DARKROOM_SECRET_KEY": "lambda-test-secret",
+            "POWERTOOLS_SERVICE_NAME": "darkroom",
+            "POWERTOOLS_METRICS_NAMESPACE": "darkroom",
+        }
+
     # wiring S3 notifications the way a deployment does
 
-    def notify_queue(self) -> None:
-        """Bucket -> SQS, for originals under input/ only."""
+    def notify_queue(self, prefix: str = "input/") -> None:
+        """Bucket -> SQS, for objects under `prefix` only."""
         self.s3.put_bucket_notification_configuration(
             Bucket=self.bucket,
             NotificationConfiguration={
@@ -100,7 +123,7 @@ class Stack:
                     {
                         "QueueArn": self.queue_arn,
                         "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "input/"}]}},
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
                     }
                 ]
             },
@@ -180,6 +203,31 @@ class Stack:
         return item.get("Item")
 
 
+def object_created(
+    bucket: str, key: str, size: int, etag: str, sequencer: str = "617f08299329d189"
+) -> dict[str, Any]:
+    """The EventBridge event S3 sends when an object is created (the key as it is, not
+    URL-encoded), as a rule's target or a state machine's input carries it."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2024-05-01T12:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size, "etag": etag, "sequencer": sequencer},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+
+
 def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     """An SQS message as Lambda's event source hands it to a function."""
     return {
@@ -197,3 +245,51 @@ def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     return {"Records": [lambda_record(message, queue_arn) for message in messages]}
+
+
+class Intake(Protocol):
+    """A stack's intake queue, as the processor's event source reads it (Stack, TemplateStack)."""
+
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+
+
+def arrivals(stack: Intake, count: int) -> list[dict[str, Any]]:
+    """The next `count` notifications about objects on the intake queue (S3's test events are
+    dropped here; the handler's reading of them is tested in test_lambda_messages)."""
+    found: list[dict[str, Any]] = []
+    for _ in range(20):
+        answer = stack.sqs.receive_message(
+            QueueUrl=stack.queue_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            WaitTimeSeconds=1,
+        )
+        for message in answer.get("Messages", []):
+            if "s3:TestEvent" in message["Body"]:
+                stack.sqs.delete_message(
+                    QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+            else:
+                found.append(message)
+        if len(found) >= count:
+            return found
+    raise AssertionError(f"expected {count} notifications, got {len(found)}")
+
+
+def deliver(stack: Intake, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """What Lambda's SQS event source does: hand the batch to the processor, then delete the
+    messages of the records that did not fail."""
+    from darkroom.lambdas import processor
+
+    answer: dict[str, Any] = processor.handler(
+        sqs_event(messages, stack.queue_arn), LambdaContext()
+    )
+    failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            stack.sqs.delete_message(
+                QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+    return answer

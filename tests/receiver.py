@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests import loopback
+from tests.loopback import QuietHandler
 
 
 class Receiver:
@@ -21,7 +23,7 @@ class Receiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver._lock:
@@ -40,13 +42,8 @@ class Receiver:
                     with receiver._lock:
                         receiver.open -= 1
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
+        self.server = loopback.serve(Handler, host)
         self.url = f"http://{host}:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait_for(self, count: int, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -55,5 +52,4 @@ class Receiver:
         return len(self.requests) >= count
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        loopback.close(self.server)

@@ -111,11 +111,30 @@ def wait_final(client: httpx.Client, image_id: str, timeout: float = 60) -> dict
     raise TimeoutError(f"image {image_id} not final: {record['status']}")
 
 
+# Plans that never throttle, the default: for tests about something other than rate limits.
+UNLIMITED = {
+    "default_plan": "unlimited",
+    "plans": json.dumps({"unlimited": {"rate": 1_000_000, "burst": 1_000_000}}),
+}
+
+
+def loopback_webhooks(network: str = "127.0.0.1/32") -> dict[str, str]:
+    """Settings that let webhooks reach a test receiver (tests/receiver.py) on `network` over
+    plain http: the SSRF guard refuses internal addresses and http otherwise."""
+    return {"webhook_allow_networks": network, "webhook_allow_http": "true"}
+
+
+def recipes_server(tmp: Path, recipes: dict[str, str], recipe: str, **settings: str) -> Server:
+    """A server reading the given recipes (name: YAML) from tmp/recipes, `recipe` the default."""
+    folder = tmp / "recipes"
+    folder.mkdir(exist_ok=True)
+    for name, text in recipes.items():
+        (folder / f"{name}.yaml").write_text(text)
+    return make_server(tmp, recipes_dir=str(folder), recipe=recipe, **settings)
+
+
 def colour_pets_server(tmp: Path, **settings: str) -> Server:
     """A server whose default recipe is the tests' colour-pets (a tint is the class: fast)."""
     from tests.conftest import COLOUR_PETS
 
-    recipes = tmp / "recipes"
-    recipes.mkdir(exist_ok=True)
-    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
-    return make_server(tmp, recipes_dir=str(recipes), recipe="colour-pets", **settings)
+    return recipes_server(tmp, {"colour-pets": COLOUR_PETS}, "colour-pets", **settings)

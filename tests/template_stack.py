@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from tests.lambda_harness import REGION
+from tests.lambda_harness import REGION, read_back_events
 
 PSEUDO = {"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws"}
 
@@ -134,19 +134,7 @@ class TemplateStack:
         self.bus = self._name(bus["Properties"]["Name"])
         self.events.create_event_bus(Name=self.bus)
         self.refs[bus_id] = self.bus
-        # Read-back: every darkroom event, into a queue of ours.
-        self.events_url = self.sqs.create_queue(QueueName=self._name("events"))["QueueUrl"]
-        events_arn = self.sqs.get_queue_attributes(
-            QueueUrl=self.events_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        self.events.put_rule(
-            Name="all-darkroom",
-            EventBusName=self.bus,
-            EventPattern=json.dumps({"source": [{"prefix": "darkroom."}]}),
-        )
-        self.events.put_targets(
-            Rule="all-darkroom", EventBusName=self.bus, Targets=[{"Id": "q", "Arn": events_arn}]
-        )
+        self.events_url = read_back_events(self.events, self.sqs, self.bus, self._name("events"))
         for logical_id, topic in self.of_type("AWS::SNS::Topic").items():
             arn = self.sns.create_topic(Name=self._name(topic["Properties"]["TopicName"]))[
                 "TopicArn"

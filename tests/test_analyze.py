@@ -26,14 +26,13 @@ TINTS = {"red": (250, 10, 10), "blue": (10, 10, 250), "green": (10, 250, 10)}
 
 
 @pytest.fixture(autouse=True)
-def fake(model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
-    service = model_service
+def fake(
+    model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch, no_model_keys: None
+) -> FakeModelService:
     """The model services of the collections recipe pointed at the fake, with one OpenAI key:
     set before the runtime is built, as a user sets them before `darkroom serve`."""
+    service = model_service
     service.reset()
-    for name in ("OPENAI", "ANTHROPIC", "VOYAGE"):
-        monkeypatch.delenv(f"{name}_API_KEY", raising=False)
-        monkeypatch.delenv(f"DARKROOM_{name}_API_KEY", raising=False)
     monkeypatch.setenv("DARKROOM_OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("DARKROOM_LLM_BASE_URL", f"{service.url}/v1")
     monkeypatch.setenv("DARKROOM_EMBEDDINGS_BASE_URL", f"{service.url}/v1")

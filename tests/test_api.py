@@ -19,7 +19,14 @@ from darkroom.adapters.local.webhooks import SIGNATURE_HEADER, verify
 from darkroom.api.presign import Grant, Signer
 from tests import images
 from tests.receiver import Receiver
-from tests.server import Server, free_port, make_server, wait_final
+from tests.server import (
+    Server,
+    colour_pets_server,
+    free_port,
+    loopback_webhooks,
+    make_server,
+    wait_final,
+)
 
 RED, BLUE = (250, 10, 10), (10, 10, 250)
 PLANS = {
@@ -32,22 +39,13 @@ MAX_BYTES = 600_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("api")
-    recipes = tmp / "recipes"
-    recipes.mkdir()
-    from tests.conftest import COLOUR_PETS
-
-    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
-    srv = make_server(
-        tmp,
-        recipes_dir=str(recipes),
-        recipe="colour-pets",
+    srv = colour_pets_server(
+        tmp_path_factory.mktemp("api"),
         plans=json.dumps(PLANS),
         default_plan="unlimited",
         max_bytes=str(MAX_BYTES),
         cors_origins='["https://app.example"]',
-        webhook_allow_networks="127.0.0.1/32",  # the test receivers
-        webhook_allow_http="true",
+        **loopback_webhooks(),  # the test receivers
     )
     srv.create_key("admin", "ops", admin=True)
     srv.create_key("alice", "alice")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ from darkroom.lambdas import processor, runtime
 from darkroom.ports import ImageQuery
 from darkroom.wiring import Runtime
 from tests.garment_pictures import garment
-from tests.lambda_harness import LambdaContext, Stack, sqs_event
-from tests.test_lambdas import arrivals
+from tests.lambda_harness import Container, LambdaContext, Stack, arrivals, sqs_event
 
 pytestmark = [pytest.mark.usefixtures("aws_credentials"), pytest.mark.slow]
 
@@ -30,26 +28,9 @@ def stack(moto_endpoint: str) -> Stack:
 
 
 @pytest.fixture
-def rt(
-    stack: Stack, home: Path, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
-) -> Iterator[Runtime]:
-    for name in ("OPENAI", "ANTHROPIC", "VOYAGE"):
-        monkeypatch.delenv(f"{name}_API_KEY", raising=False)
-        monkeypatch.delenv(f"DARKROOM_{name}_API_KEY", raising=False)
-    environment = {
-        **stack.environment(),
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "DARKROOM_HOME": str(home),
-        "DARKROOM_RECIPE": "catalog",
-        "DARKROOM_SECRET_KEY": "lambda-test-secret",
-        "POWERTOOLS_SERVICE_NAME": "darkroom",
-        "POWERTOOLS_METRICS_NAMESPACE": "darkroom",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    runtime.reset()
-    yield runtime.runtime()
-    runtime.reset()
+def rt(stack: Stack, home: Path, no_model_keys: None, lambda_container: Container) -> Runtime:
+    lambda_container(stack.container(home, "catalog"))
+    return runtime.runtime()
 
 
 def put(stack: Stack, key: str, size: tuple[int, int] = (3000, 2000)) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MODEL_KEYS
 from tests.garment_pictures import garment
 from tests.server import Server, make_server, wait_final
 
@@ -31,9 +32,8 @@ def jpeg(colour: tuple[int, int, int], shape: str = "shirt", seed: int = 0) -> b
 @pytest.fixture
 def server(tmp_path: Path) -> Server:
     made = make_server(tmp_path)
-    for name in ("OPENAI", "ANTHROPIC", "VOYAGE"):  # search must answer with no key at all
-        made.env.pop(f"{name}_API_KEY", None)
-        made.env.pop(f"DARKROOM_{name}_API_KEY", None)
+    for name in MODEL_KEYS:  # search must answer with no key at all
+        made.env.pop(name, None)
     made.env.pop("DARKROOM_LLM_BASE_URL", None)
     made.create_key("alice", "alice")
     made.create_key("bob", "bob")

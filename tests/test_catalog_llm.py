@@ -22,11 +22,10 @@ SECRET = "sk-test-catalog-5a4b3c2d1e0f"
 
 
 @pytest.fixture(autouse=True)
-def fake(model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+def fake(
+    model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch, no_model_keys: None
+) -> FakeModelService:
     model_service.reset()
-    for name in ("OPENAI", "ANTHROPIC", "VOYAGE"):
-        monkeypatch.delenv(f"{name}_API_KEY", raising=False)
-        monkeypatch.delenv(f"DARKROOM_{name}_API_KEY", raising=False)
     monkeypatch.setenv("DARKROOM_OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("DARKROOM_LLM_BASE_URL", f"{model_service.url}/v1")
     return model_service

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from darkroom.lambdas.messages import BadMessage, StoredObject, parse_body
+from tests.lambda_harness import object_created
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -61,24 +62,7 @@ def test_sns_wrapped_notification_is_unwrapped() -> None:
 
 
 def test_eventbridge_object_created_keeps_the_key_as_it_is() -> None:
-    event = {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2024-05-01T12:00:00Z",
-        "region": "us-east-1",
-        "resources": ["arn:aws:s3:::pics"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": "pics"},
-            "object": {"key": "input/alice/a+b.jpg", "size": 5, "etag": "e1", "sequencer": "1"},
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "reason": "PutObject",
-        },
-    }
+    event = object_created("pics", "input/alice/a+b.jpg", size=5, etag="e1")
     assert parse_body(json.dumps(event)).objects == (
         StoredObject("pics", "input/alice/a+b.jpg", 5, "e1", T0),
     )

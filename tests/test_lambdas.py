@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,15 @@ from darkroom.domain.records import ImageStatus
 from darkroom.lambdas import api, processor, runtime, step
 from darkroom.wiring import Runtime
 from tests import images
-from tests.lambda_harness import LambdaContext, Stack, sqs_event
+from tests.lambda_harness import (
+    Container,
+    LambdaContext,
+    Stack,
+    arrivals,
+    deliver,
+    object_created,
+    sqs_event,
+)
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)  # sure cat, unsure cat, sure dog
 
@@ -32,27 +39,12 @@ def stack(moto_endpoint: str) -> Stack:
 
 
 @pytest.fixture
-def lambda_env(
-    stack: Stack, home: Path, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
-) -> Iterator[None]:
+def lambda_env(stack: Stack, home: Path, lambda_container: Container) -> None:
     """A Lambda container's environment: the contract's settings pointing at this stack."""
     # S3, SQS, EventBridge, SNS and DynamoDB behind the ports come from the aws-adapters branch.
     pytest.importorskip("darkroom.adapters.aws", reason="the AWS adapters are not merged yet")
-    environment = {
-        **stack.environment(),
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "DARKROOM_HOME": str(home),
-        "DARKROOM_RECIPES_DIR": str(home.parent / "recipes"),
-        "DARKROOM_RECIPE": "colour-pets",
-        "DARKROOM_SECRET_KEY": "lambda-test-secret",
-        "POWERTOOLS_SERVICE_NAME": "darkroom",
-        "POWERTOOLS_METRICS_NAMESPACE": "darkroom",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    runtime.reset()
-    yield
-    runtime.reset()
+    recipes = str(home.parent / "recipes")
+    lambda_container({**stack.container(home, "colour-pets"), "DARKROOM_RECIPES_DIR": recipes})
 
 
 @pytest.fixture
@@ -63,36 +55,6 @@ def rt(lambda_env: None) -> Runtime:
 def put_photo(stack: Stack, key: str, tint: tuple[int, int, int], seed: int = 0) -> None:
     body = images.jpeg_bytes(images.photo(160, 120, seed=seed, tint=tint))
     stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body, ContentType="image/jpeg")
-
-
-def deliver(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """What Lambda's SQS event source does: hand the batch to the function, then delete the
-    messages of the records that did not fail."""
-    answer = processor.handler(sqs_event(messages, stack.queue_arn), LambdaContext())
-    failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
-    for message in messages:
-        if message["MessageId"] not in failed:
-            stack.sqs.delete_message(
-                QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
-    return answer
-
-
-def arrivals(stack: Stack, count: int) -> list[dict[str, Any]]:
-    """The next `count` notifications about objects (S3's test events are dropped here; the
-    handler's reading of them is tested in test_lambda_messages)."""
-    found: list[dict[str, Any]] = []
-    for _ in range(20):
-        for message in stack.receive(stack.queue_url, wait=1.0):
-            if "s3:TestEvent" in message["Body"]:
-                stack.sqs.delete_message(
-                    QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-            else:
-                found.append(message)
-        if len(found) >= count:
-            return found
-    raise AssertionError(f"expected {count} notifications, got {len(found)}")
 
 
 def only_image(rt: Runtime, owner: str = "alice") -> Any:
@@ -212,10 +174,9 @@ def test_a_rejected_file_is_an_answer_not_a_batch_failure(stack: Stack, rt: Runt
 
 
 def test_a_poisoned_record_fails_alone_and_ends_in_the_dlq(
-    stack: Stack, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, rt: Runtime, lambda_container: Container
 ) -> None:
-    monkeypatch.setenv("DARKROOM_RECIPE", "poisoned")
-    runtime.reset()
+    lambda_container({"DARKROOM_RECIPE": "poisoned"})
     rt = runtime.runtime()
     stack.notify_queue()
     put_photo(stack, "input/alice/good-1.jpg", RED, seed=1)
@@ -294,32 +255,10 @@ def test_metrics_are_emitted_as_emf(
 # --- the Step Functions task and the API ------------------------------------------------
 
 
-def object_created(stack: Stack, key: str) -> dict[str, Any]:
-    """The EventBridge event S3 sends, as a state machine's input carries it."""
+def stored_created(stack: Stack, key: str) -> dict[str, Any]:
+    """The EventBridge event S3 sends for an object of the stack's bucket."""
     head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
-    return {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2024-05-01T12:00:00Z",
-        "region": "us-east-1",
-        "resources": [f"arn:aws:s3:::{stack.bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": stack.bucket},
-            "object": {
-                "key": key,
-                "size": head["ContentLength"],
-                "etag": head["ETag"].strip('"'),
-                "sequencer": "617f08299329d189",
-            },
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "reason": "PutObject",
-        },
-    }
+    return object_created(stack.bucket, key, head["ContentLength"], head["ETag"].strip('"'))
 
 
 def task(event: dict[str, Any]) -> dict[str, Any]:
@@ -331,10 +270,10 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
 
 def test_accept_then_every_step_ends_as_the_processor_does(stack: Stack, rt: Runtime) -> None:
     put_photo(stack, "input/alice/maybe.jpg", GREEN)
-    accepted = task({"action": "accept", "event": object_created(stack, "input/alice/maybe.jpg")})
+    accepted = task({"action": "accept", "event": stored_created(stack, "input/alice/maybe.jpg")})
     assert accepted["skipped"] is False and accepted["reason"] is None
     assert (accepted["owner"], accepted["recipe"]) == ("alice", "colour-pets")
-    assert task({"action": "accept", "event": object_created(stack, "input/alice/maybe.jpg")}) == (
+    assert task({"action": "accept", "event": stored_created(stack, "input/alice/maybe.jpg")}) == (
         accepted
     )  # a repeated accept finds the same image
     image_id = accepted["image_id"]
@@ -401,12 +340,11 @@ def test_bad_task_inputs_are_named(rt: Runtime, event: dict[str, Any], problem: 
 
 
 def test_a_failing_step_raises_for_the_state_machine(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, lambda_env: None
+    stack: Stack, lambda_container: Container, lambda_env: None
 ) -> None:
-    monkeypatch.setenv("DARKROOM_RECIPE", "poisoned")
-    runtime.reset()
+    lambda_container({"DARKROOM_RECIPE": "poisoned"})
     put_photo(stack, "input/alice/poison.jpg", BLUE)
-    accepted = task({"action": "accept", "event": object_created(stack, "input/alice/poison.jpg")})
+    accepted = task({"action": "accept", "event": stored_created(stack, "input/alice/poison.jpg")})
     image_id = accepted["image_id"]
     task({"action": "step", "step": "validate", "image_id": image_id, "recipe": "poisoned"})
     with pytest.raises(RuntimeError, match=r"poisoned by poison\.jpg"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,10 +17,10 @@ import pytest
 
 from darkroom.domain.records import ImageStatus
 from darkroom.engine.recipes import RecipeBook
-from darkroom.lambdas import api, processor, runtime
+from darkroom.lambdas import api, runtime
 from darkroom.ports import ImageQuery
 from tests import faces, images
-from tests.lambda_harness import LambdaContext, sqs_event
+from tests.lambda_harness import Container, LambdaContext, arrivals, deliver
 from tests.template_stack import TemplateStack
 
 pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed (the aws extra)")
@@ -43,50 +42,18 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
 
 
 @pytest.fixture
-def use_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[Any]:
+def use_env(
+    monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, lambda_container: Container
+) -> Container:
     """Set a function's environment (from the template) as a Lambda container would have it."""
 
     def apply(env: dict[str, str]) -> None:
         runtime.reset()  # first: it puts back what the last environment's secrets replaced
         for name in ("DARKROOM_DATABASE", "DARKROOM_SECRET_KEY", "DARKROOM_OPENAI_API_KEY"):
             monkeypatch.delenv(name, raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-        runtime.reset()
+        lambda_container({**env, "AWS_ENDPOINT_URL": moto_endpoint})
 
-    yield apply
-    runtime.reset()
-
-
-def notifications(stack: TemplateStack, count: int) -> list[dict[str, Any]]:
-    """The next `count` object notifications S3 sent the queue (its test events dropped)."""
-    found: list[dict[str, Any]] = []
-    for _ in range(40):
-        answer = stack.sqs.receive_message(
-            QueueUrl=stack.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
-        )
-        for message in answer.get("Messages", []):
-            if "s3:TestEvent" in message["Body"]:
-                stack.sqs.delete_message(
-                    QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-            else:
-                found.append(message)
-        if len(found) >= count:
-            return found
-    raise AssertionError(f"expected {count} notifications, got {len(found)}")
-
-
-def deliver(stack: TemplateStack, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    answer = processor.handler(sqs_event(messages, stack.queue_arn), LambdaContext())
-    failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
-    for message in messages:
-        if message["MessageId"] not in failed:
-            stack.sqs.delete_message(
-                QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
-    return answer
+    return apply
 
 
 def sqlite_env(stack: TemplateStack, function: str, home: Path) -> dict[str, str]:
@@ -143,7 +110,7 @@ def test_any_case_and_any_format_under_input_gets_a_record(
     ):
         stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
     before = set(stack.keys())
-    assert deliver(stack, notifications(stack, 3)) == {"batchItemFailures": []}
+    assert deliver(stack, arrivals(stack, 3)) == {"batchItemFailures": []}
     rt = runtime.runtime()
     found = {i.filename or i.source: i for i in rt.catalog.list_images(ImageQuery(owner="alice"))}
     by_name = {name.rsplit("/", 1)[-1]: image for name, image in found.items()}
@@ -191,7 +158,7 @@ def test_every_shipped_recipe_completes_an_image(
     )
     stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=picture)
     before = set(stack.keys())
-    assert deliver(stack, notifications(stack, 1)) == {"batchItemFailures": []}
+    assert deliver(stack, arrivals(stack, 1)) == {"batchItemFailures": []}
     rt = runtime.runtime()
     (image,) = rt.catalog.list_images(ImageQuery(owner="alice"))
     assert image.status is ImageStatus.COMPLETED, image.error
@@ -238,7 +205,7 @@ def test_portraits_take_the_kiosks_selfie_and_refuse_one_without_a_visitor(
     use_env(sqlite_env(stack, "processor", home))
     before = set(stack.keys())
     # the API's queued job, the stored selfie's notification (passed over), the dropped one's
-    assert deliver(stack, notifications(stack, 3)) == {"batchItemFailures": []}
+    assert deliver(stack, arrivals(stack, 3)) == {"batchItemFailures": []}
     rt = runtime.runtime()
     found = {i.filename: i for i in rt.catalog.list_images(ImageQuery(owner="alice"))}
     kiosk = rt.catalog.get_image(answer["job_id"], "alice")
@@ -247,7 +214,7 @@ def test_portraits_take_the_kiosks_selfie_and_refuse_one_without_a_visitor(
     dropped = found["dropped.jpg"]
     assert dropped.status is ImageStatus.REJECTED
     assert "names no visitor" in (dropped.error or "")
-    stored = set(stack.keys())
+    stored = set(stack.keys())  # the bucket's keys (TemplateStack.keys is no dict's)
     assert "input/alice/dropped.jpg" not in stored
     assert any(key.startswith("portraits/") for key in stored)
     assert_writes_allowed(stack, "processor", before)
@@ -317,6 +284,6 @@ def test_the_database_secret_is_read_at_run_time_and_its_rotation_picked_up(
         Key="input/alice/after-rotation.jpg",
         Body=images.jpeg_bytes(images.photo(160, 120, seed=9, tint=(30, 30, 220))),
     )
-    assert deliver(stack, notifications(stack, 1)) == {"batchItemFailures": []}
+    assert deliver(stack, arrivals(stack, 1)) == {"batchItemFailures": []}
     (image,) = rotated.catalog.list_images(ImageQuery(owner="alice"))
     assert image.status is ImageStatus.COMPLETED, image.error

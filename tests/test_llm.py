@@ -26,11 +26,12 @@ APIS = ["openai", "anthropic"]
 
 
 @pytest.fixture
-def fake(model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch) -> FakeModelService:
+def fake(
+    model_service: FakeModelService, monkeypatch: pytest.MonkeyPatch, no_model_keys: None
+) -> FakeModelService:
     service = model_service
     service.reset()
     for name in ("OPENAI", "ANTHROPIC", "VOYAGE"):
-        monkeypatch.delenv(f"{name}_API_KEY", raising=False)
         monkeypatch.setenv(f"DARKROOM_{name}_API_KEY", SECRET)
     for name in ("API", "MODEL", "BASE_URL", "TIMEOUT_SECONDS"):
         monkeypatch.delenv(f"DARKROOM_LLM_{name}", raising=False)

@@ -17,7 +17,7 @@ from darkroom.domain.records import ImageStatus
 from darkroom.engine import lifecycle
 from darkroom.wiring import Runtime
 from tests import images, videos
-from tests.conftest import drain
+from tests.conftest import add_recipe, drain
 
 pytestmark = pytest.mark.slow  # videos encoded and probed for real: 30-60 s as a module
 
@@ -83,16 +83,11 @@ def test_videos_become_keyframes_at_cuts_and_every_n_seconds_with_a_poster_that_
 
 
 def test_keyframes_are_capped_and_spread_over_a_long_video(
-    runtime: Runtime, home: Path, tmp_path: Path
+    runtime: Runtime, tmp_path: Path
 ) -> None:
-    recipes = home.parent / "recipes"
     text = (Path(__file__).parent.parent / "darkroom/recipes/media.yaml").read_text()
-    (recipes / "media-capped.yaml").write_text(
-        text.replace("name: media", "name: media-capped").replace(
-            "max_keyframes: 60", "max_keyframes: 4"
-        )
-    )
-    runtime.recipes.add_file(recipes / "media-capped.yaml")
+    capped = text.replace("name: media", "name: media-capped")
+    add_recipe(runtime, "media-capped", capped.replace("max_keyframes: 60", "max_keyframes: 4"))
     clip = videos.make(
         tmp_path / "long.mp4",
         [videos.Shot(16.0, (120, 120, 30), stripes=4)],

@@ -5,7 +5,6 @@ by the processor Lambda (keyframes in S3, vectors stored), and stay the client's
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,7 @@ from darkroom.lambdas import runtime
 from darkroom.ports import ImageQuery
 from darkroom.wiring import Runtime
 from tests import images, videos
-from tests.lambda_harness import Stack
-from tests.test_lambdas import arrivals, deliver
+from tests.lambda_harness import Container, Stack, arrivals, deliver
 
 pytestmark = [pytest.mark.usefixtures("aws_credentials"), pytest.mark.slow]
 
@@ -25,40 +23,16 @@ pytestmark = [pytest.mark.usefixtures("aws_credentials"), pytest.mark.slow]
 @pytest.fixture
 def stack(moto_endpoint: str) -> Stack:
     made = Stack(moto_endpoint)
-    made.s3.put_bucket_notification_configuration(
-        Bucket=made.bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": made.queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "clients/"}]}},
-                }
-            ]
-        },
-    )
+    made.notify_queue("clients/")
     return made
 
 
 @pytest.fixture
-def rt(
-    stack: Stack, home: Path, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
-) -> Iterator[Runtime]:
+def rt(stack: Stack, home: Path, lambda_container: Container) -> Runtime:
     pytest.importorskip("darkroom.adapters.aws")
-    environment = {
-        **stack.environment(),
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "DARKROOM_HOME": str(home),
-        "DARKROOM_RECIPE": "pets",  # the deployment's default: clients/ objects still go to media
-        "DARKROOM_SECRET_KEY": "lambda-test-secret",
-        "POWERTOOLS_SERVICE_NAME": "darkroom",
-        "POWERTOOLS_METRICS_NAMESPACE": "darkroom",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    runtime.reset()
-    yield runtime.runtime()
-    runtime.reset()
+    # pets, the deployment's default: clients/ objects still go to media
+    lambda_container(stack.container(home, "pets"))
+    return runtime.runtime()
 
 
 def drain_notifications(stack: Stack) -> None:

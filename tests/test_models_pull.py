@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from darkroom.providers import registry
 from darkroom.providers.clip import ClipEmbedder
 from darkroom.settings import Settings
 from darkroom.wiring import build
+from tests import loopback
+from tests.loopback import QuietHandler
 from tests.models import clip_folder
 from tests.test_cli import darkroom
 
@@ -42,7 +43,7 @@ class ModelHost:
     def start(self) -> ModelHost:
         host = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 host.requests.append((self.path, self.headers.get("Range")))
                 body = host.files.get(self.path)
@@ -70,17 +71,11 @@ class ModelHost:
                     return
                 self.wfile.write(body[start:])
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = loopback.serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        loopback.close(self.server)
 
 
 @pytest.fixture

@@ -93,11 +93,8 @@ def add(runtime: Runtime, picture: Image.Image, filename: str) -> str:
 
 
 def test_collections_finds_a_screenshot_by_its_words_with_no_key(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, no_model_keys: None
 ) -> None:
-    for name in ("OPENAI", "ANTHROPIC", "VOYAGE"):
-        monkeypatch.delenv(f"{name}_API_KEY", raising=False)
-        monkeypatch.delenv(f"DARKROOM_{name}_API_KEY", raising=False)
     shot = add(runtime, screenshot(), "Screenshot 1.png")
     cat = add(runtime, Image.fromarray(rgb("chelsea")), "IMG_0001.png")
     drain(runtime)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from tests import faces
 from tests.receiver import Receiver
-from tests.server import Server, make_server
+from tests.server import Server, loopback_webhooks, make_server
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,7 @@ ODD_IDS = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = make_server(
         tmp_path_factory.mktemp("portraits"),
-        webhook_allow_networks="127.0.0.1/32",  # the test's receiver, on loopback over http
-        webhook_allow_http="true",
+        **loopback_webhooks(),  # the test's receiver
     )
     srv.create_key("kiosk", "shop-a")
     srv.create_key("other", "shop-b")

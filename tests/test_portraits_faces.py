@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,9 @@ from PIL import Image
 from darkroom.domain.faces import padded
 from darkroom.domain.records import ImageStatus
 from darkroom.wiring import Runtime
-from tests import faces
-from tests.conftest import drain
+from tests import faces, loopback
+from tests.conftest import add_recipe, drain
+from tests.loopback import QuietHandler
 
 VISITOR = "kiosk-7.visitor-ünïcode-42"
 
@@ -134,37 +133,21 @@ FACE_DETAILS = {
 
 
 @pytest.fixture
-def rekognition(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict[str, str]]]]:
+def rekognition(aws_credentials: None) -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A local server answering Rekognition's JSON protocol (X-Amz-Target) for DetectFaces."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     seen: list[dict[str, str]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append(
                 {"target": self.headers["X-Amz-Target"], "bytes": body["Image"]["Bytes"][:8]}
             )
-            data = json.dumps(FACE_DETAILS).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(200, FACE_DETAILS, "application/x-amz-json-1.1")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = loopback.serve(Handler)
     yield f"http://127.0.0.1:{server.server_port}", seen
-    server.shutdown()
-    server.server_close()
+    loopback.close(server)
 
 
 def test_rekognition_detect_faces_as_the_face_provider(
@@ -183,9 +166,8 @@ steps:
       options: {{endpoint_url: "{url}", region: us-east-1}}
   - step: stylise
 """
-    (runtime.settings.recipes_dir / "portraits-aws.yaml").write_text(recipe)  # type: ignore[operator]
-    runtime.recipes.add_file(runtime.settings.recipes_dir / "portraits-aws.yaml")  # type: ignore[operator]
-    image, outputs = portrait(runtime, faces.astronaut(), tmp_path, "aws", recipe="portraits-aws")
+    name = add_recipe(runtime, "portraits-aws", recipe)
+    image, outputs = portrait(runtime, faces.astronaut(), tmp_path, "aws", recipe=name)
     assert seen and seen[0]["target"] == "RekognitionService.DetectFaces"
     assert image.status is ImageStatus.COMPLETED, image.error
     face = outputs["face"]

@@ -25,7 +25,7 @@ from darkroom.providers.model_endpoint import HttpEndpointStylist, SageMakerStyl
 from darkroom.providers.portrait_templates import BUILTIN_STYLES
 from darkroom.wiring import Runtime, build
 from tests import faces
-from tests.conftest import drain
+from tests.conftest import add_recipe, drain
 from tests.fake_portrait_endpoint import MODEL_VERSION, FakeEndpoint, transformed
 
 
@@ -108,10 +108,9 @@ def test_an_answer_that_is_no_picture_is_a_failure(fake: FakeEndpoint) -> None:
 
 
 def endpoint_recipe(runtime: Runtime, url: str) -> str:
-    recipes = runtime.settings.recipes_dir
-    assert recipes is not None
-    path = recipes / "portraits-endpoint.yaml"
-    path.write_text(
+    return add_recipe(
+        runtime,
+        "portraits-endpoint",
         f"""
 name: portraits-endpoint
 retry: {{max_attempts: 2, backoff_seconds: 0.01, backoff_max_seconds: 0.05}}
@@ -131,10 +130,8 @@ steps:
                  styles: [casual, classic]}}
       shopping:
         casual: [{{title: Denim jacket, url: "https://shop.test/denim"}}]
-"""
+""",
     )
-    runtime.recipes.add_file(path)
-    return "portraits-endpoint"
 
 
 def run_one(runtime: Runtime, tmp: Path, recipe: str, style: str = "casual") -> Any:

@@ -12,12 +12,14 @@ from darkroom.cli.main import app
 from darkroom.engine.preflight import unmet_needs
 from darkroom.wiring import Runtime, build
 from tests import images
+from tests.conftest import MODEL_KEYS
 
 KEY_VARIABLES = [
-    f"{prefix}{service}_API_KEY"
-    for prefix in ("DARKROOM_", "")
-    for service in ("OPENAI", "ANTHROPIC", "VOYAGE")
-] + ["DARKROOM_LLM_BASE_URL", "DARKROOM_EMBEDDINGS_BASE_URL", "DARKROOM_LLM_API"]
+    *MODEL_KEYS,
+    "DARKROOM_LLM_BASE_URL",
+    "DARKROOM_EMBEDDINGS_BASE_URL",
+    "DARKROOM_LLM_API",
+]
 
 
 @pytest.fixture

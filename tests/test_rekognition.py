@@ -3,16 +3,13 @@ local server that answers Rekognition's error shapes."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import numpy as np
 import pytest
 
 from darkroom.domain.errors import Rejected
 from darkroom.providers.rekognition import RekognitionDetector, labels_from
-from tests import images
+from tests import images, loopback
+from tests.loopback import QuietHandler
 
 PIXELS = np.asarray(images.photo(200, 150, seed=3))
 
@@ -66,23 +63,15 @@ class ErrorServer:
         self.calls = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 outer.calls += 1
-                body = json.dumps({"__type": code, "Message": f"the service says {code}"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                error = {"__type": code, "Message": f"the service says {code}"}
+                self.send_json(status, error, "application/x-amz-json-1.1")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = loopback.serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def test_unusable_pictures_are_rejected_with_the_services_reason() -> None:
@@ -90,7 +79,7 @@ def test_unusable_pictures_are_rejected_with_the_services_reason() -> None:
     detector = RekognitionDetector({"endpoint_url": server.url, "region": "us-east-1"})
     with pytest.raises(Rejected, match="InvalidImageFormatException: the service says"):
         detector.detect(PIXELS)
-    server.server.shutdown()
+    loopback.close(server.server)
 
 
 def test_throttling_raises_for_the_engine_to_retry() -> None:
@@ -108,7 +97,7 @@ def test_throttling_raises_for_the_engine_to_retry() -> None:
     detector = RekognitionDetector({}, client=client)
     with pytest.raises(ClientError, match="ThrottlingException"):
         detector.detect(PIXELS)
-    server.server.shutdown()
+    loopback.close(server.server)
 
 
 def test_options_are_checked() -> None:

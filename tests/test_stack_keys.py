@@ -8,9 +8,7 @@ key, made by the keys function as CloudFormation's custom resource."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +18,9 @@ from typer.testing import CliRunner
 
 from darkroom.cli.main import app as cli
 from darkroom.lambdas import api, keys, runtime
+from tests import loopback
 from tests.lambda_harness import REGION, LambdaContext
+from tests.loopback import QuietHandler
 from tests.template_stack import TemplateStack
 
 pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed (the aws extra)")
@@ -30,7 +30,7 @@ from tests.test_lambdas import rest_event
 pytestmark = [pytest.mark.usefixtures("aws_credentials"), pytest.mark.slow]
 
 
-class Invocations(BaseHTTPRequestHandler):
+class Invocations(QuietHandler):
     """Lambda's Invoke API (POST /2015-03-31/functions/NAME/invocations) for one function: the
     keys handler, run in this process. A CloudFormation ResponseURL PUT is recorded too."""
 
@@ -41,24 +41,13 @@ class Invocations(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
         name = self.path.split("/functions/", 1)[1].split("/", 1)[0]
         if name != self.function_name:
-            self._answer(404, {"Type": "User", "message": f"Function not found: {name}"})
+            self.send_json(404, {"Type": "User", "message": f"Function not found: {name}"})
             return
-        self._answer(200, keys.handler(body, LambdaContext()))
+        self.send_json(200, keys.handler(body, LambdaContext()))
 
     def do_PUT(self) -> None:
         self.responses.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self._answer(200, {})
-
-    def _answer(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_json(200, {})
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +57,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture
 def lambda_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Invocations)
     Invocations.responses = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = loopback.serve(Invocations)
     yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    loopback.close(server)
 
 
 @pytest.fixture
@@ -127,6 +114,8 @@ def deployed(
     runtime.reset()
     keys.reset()
     yield stack
+    # runtime first: each puts back the environment it found, and the other order leaves
+    # DARKROOM_SECRET_KEY behind
     runtime.reset()
     keys.reset()
 

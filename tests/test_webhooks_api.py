@@ -15,23 +15,14 @@ from standardwebhooks.webhooks import Webhook
 
 from darkroom.adapters.local.webhooks import SIGNATURE_HEADER, verify
 from tests import images
-from tests.conftest import COLOUR_PETS
 from tests.receiver import Receiver
-from tests.server import Server, make_server, wait_final
+from tests.server import Server, colour_pets_server, loopback_webhooks, wait_final
 
 
 @pytest.fixture(scope="module")
 def allowing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("allowing")
-    recipes = tmp / "recipes"
-    recipes.mkdir()
-    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
-    server = make_server(
-        tmp,
-        recipes_dir=str(recipes),
-        recipe="colour-pets",
-        webhook_allow_networks='["127.0.0.2/32"]',
-        webhook_allow_http="true",
+    server = colour_pets_server(
+        tmp_path_factory.mktemp("allowing"), **loopback_webhooks('["127.0.0.2/32"]')
     )
     server.create_key("alice", "alice")
     server.start(workers=1)

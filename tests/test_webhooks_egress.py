@@ -197,21 +197,21 @@ def test_tls_is_verified_against_the_host_name_not_the_address(
     URL's host's: a receiver with another name's certificate is refused."""
     import ssl
     import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import ThreadingHTTPServer
 
     import trustme
+
+    from tests import loopback
+    from tests.loopback import QuietHandler
 
     authority = trustme.CA()
     seen: list[str | None] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(204)
             self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
 
     def serve(name: str) -> tuple[ThreadingHTTPServer, int]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -242,5 +242,5 @@ def test_tls_is_verified_against_the_host_name_not_the_address(
             with pytest.raises(httpx.ConnectError, match=r"(?i)certificate|hostname"):
                 client.post(f"https://hooks.test:{wrong_port}/hook", content=b"{}")
     finally:
-        right.shutdown()
-        wrong.shutdown()
+        loopback.close(right)
+        loopback.close(wrong)

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.server import Server
+
 CHROMIUM = os.environ.get("DARKROOM_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless",
@@ -25,6 +27,17 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(os.environ.get("DARKROOM_TEST_ARTIFACTS", "test-artifacts"))
+
+
+def serving_the_cast(server: Server) -> Iterator[Server]:
+    """The UI tests' people on `server` (an admin, alice and bob), served with one worker until
+    the fixture that yields from this ends."""
+    server.create_key("admin", "ops", admin=True)
+    server.create_key("alice", "alice")
+    server.create_key("bob", "bob")
+    server.start(workers=1)
+    yield server
+    server.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

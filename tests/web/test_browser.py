@@ -3,7 +3,6 @@ with no console error on any page."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 
 from tests import images
 from tests.conftest import COLOUR_PETS
-from tests.server import Server, make_server, wait_final
-from tests.web.conftest import Pages
+from tests.server import UNLIMITED, Server, recipes_server, wait_final
+from tests.web.conftest import Pages, serving_the_cast
 
 pytestmark = pytest.mark.slow  # a browser and a server: several seconds a test
 
@@ -37,23 +36,13 @@ steps:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("web")
-    recipes = tmp / "recipes"
-    recipes.mkdir()
-    (recipes / "boxed-pets.yaml").write_text(BOXED_PETS)
-    (recipes / "flagged.yaml").write_text(FLAGGED.format(flag=tmp / "flag"))
-    srv = make_server(
+    srv = recipes_server(
         tmp,
-        recipes_dir=str(recipes),
-        recipe="boxed-pets",
-        default_plan="unlimited",
-        plans=json.dumps({"unlimited": {"rate": 1_000_000, "burst": 1_000_000}}),
+        {"boxed-pets": BOXED_PETS, "flagged": FLAGGED.format(flag=tmp / "flag")},
+        "boxed-pets",
+        **UNLIMITED,
     )
-    srv.create_key("admin", "ops", admin=True)
-    srv.create_key("alice", "alice")
-    srv.create_key("bob", "bob")
-    srv.start(workers=1)
-    yield srv
-    srv.stop()
+    yield from serving_the_cast(srv)
 
 
 def picture(path: Path, tint: tuple[int, int, int], seed: int) -> Path:
@@ -79,6 +68,13 @@ def api_upload(server: Server, key: str, path: Path, recipe: str | None = None) 
         )
         assert answer.status_code == 202, answer.text
         return str(answer.json()["image_id"])
+
+
+def settled(server: Server, key: str, path: Path, recipe: str | None = None) -> tuple[str, Any]:
+    """Upload through the API and wait for the image's final record: its id and the record."""
+    image_id = api_upload(server, key, path, recipe)
+    with server.client(key) as client:
+        return image_id, wait_final(client, image_id)
 
 
 def record(server: Server, key: str, image_id: str) -> dict[str, Any]:
@@ -174,9 +170,7 @@ def test_image_page_draws_boxes_reprocesses_and_deletes(
 ) -> None:
     from playwright.sync_api import expect
 
-    image_id = api_upload(server, "alice", picture(tmp_path / "boxed.jpg", RED, 21))
-    with server.client("alice") as alice:
-        wait_final(alice, image_id)
+    image_id, _ = settled(server, "alice", picture(tmp_path / "boxed.jpg", RED, 21))
     page = sign_in(pages, server, "alice")
     page.goto(f"{server.url}/ui/images/{image_id}")
     box = page.locator("svg.boxes rect.box")
@@ -217,9 +211,7 @@ def test_search_by_words_and_by_a_dropped_picture(
     from playwright.sync_api import expect
 
     dog = picture(tmp_path / "searchable-dog.jpg", BLUE, 31)
-    dog_id = api_upload(server, "alice", dog)
-    with server.client("alice") as alice:
-        wait_final(alice, dog_id)
+    dog_id, _ = settled(server, "alice", dog)
     page = sign_in(pages, server, "alice")
     page.click("nav a[href='/ui/search']")
     page.fill("#q", "searchable")
@@ -254,9 +246,8 @@ def test_review_with_the_keyboard_refiles_and_undoes(
     with server.client("alice") as alice:
         for waiting in alice.get("/review").json()["items"]:  # start from an empty queue
             alice.post(f"/images/{waiting['image_id']}/review", json={"class": "cat"})
-    unsure = api_upload(server, "alice", picture(tmp_path / "unsure.jpg", GREEN, 41))
-    with server.client("alice") as alice:
-        assert wait_final(alice, unsure)["uncertain"] is True
+    unsure, final = settled(server, "alice", picture(tmp_path / "unsure.jpg", GREEN, 41))
+    assert final["uncertain"] is True
     page.click("nav a[href='/ui/review']")
     expect(page.locator("#review")).to_have_attribute("data-image", unsure)
     expect(page.locator(".hint")).to_contain_text("skip")
@@ -288,9 +279,8 @@ def test_admin_replays_a_dead_letter_and_others_see_no_operations(
 
     flag = server.home.parent / "flag"
     flag.write_text("up")
-    image_id = api_upload(server, "alice", picture(tmp_path / "flaky.jpg", RED, 51), "flagged")
-    with server.client("alice") as alice:
-        assert wait_final(alice, image_id)["status"] == "failed"
+    image_id, final = settled(server, "alice", picture(tmp_path / "flaky.jpg", RED, 51), "flagged")
+    assert final["status"] == "failed"
 
     alice_page = sign_in(pages, server, "alice")
     assert alice_page.locator("nav a[href='/ui/ops']").count() == 0
@@ -320,9 +310,7 @@ def test_another_owner_sees_none_of_alices_things(
 ) -> None:
     from playwright.sync_api import expect
 
-    image_id = api_upload(server, "alice", picture(tmp_path / "private.jpg", GREEN, 61))
-    with server.client("alice") as alice:
-        wait_final(alice, image_id)
+    image_id, _ = settled(server, "alice", picture(tmp_path / "private.jpg", GREEN, 61))
     page = sign_in(pages, server, "bob")
     expect(page.locator(f"#grid .tile[data-id='{image_id}']")).to_have_count(0)
     assert "private.jpg" not in page.content()

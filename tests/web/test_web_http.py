@@ -3,7 +3,6 @@ Content-Security-Policy, admin pages; and the review loop's HTTP API."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import closing
@@ -12,8 +11,8 @@ import httpx
 import pytest
 
 from tests import images
-from tests.conftest import COLOUR_PETS
-from tests.server import Server, make_server, wait_final
+from tests.server import UNLIMITED, Server, colour_pets_server, wait_final
+from tests.web.conftest import serving_the_cast
 
 pytestmark = pytest.mark.slow  # a real server with a worker process
 GREEN = (10, 250, 10)  # the colour detector's unsure cat
@@ -21,23 +20,8 @@ GREEN = (10, 250, 10)  # the colour detector's unsure cat
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("webhttp")
-    recipes = tmp / "recipes"
-    recipes.mkdir()
-    (recipes / "colour-pets.yaml").write_text(COLOUR_PETS)
-    srv = make_server(
-        tmp,
-        recipes_dir=str(recipes),
-        recipe="colour-pets",
-        default_plan="unlimited",
-        plans=json.dumps({"unlimited": {"rate": 1_000_000, "burst": 1_000_000}}),
-    )
-    srv.create_key("admin", "ops", admin=True)
-    srv.create_key("alice", "alice")
-    srv.create_key("bob", "bob")
-    srv.start(workers=1)
-    yield srv
-    srv.stop()
+    srv = colour_pets_server(tmp_path_factory.mktemp("webhttp"), **UNLIMITED)
+    yield from serving_the_cast(srv)
 
 
 def signed_in(server: Server, key: str) -> tuple[httpx.Client, str]:
