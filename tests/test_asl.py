@@ -430,8 +430,8 @@ def test_cfn_lint_rejects_a_broken_definition(problem: str) -> None:
 
 def asl_validator() -> str | None:
     """asl-validator (npm) when it is installed here: DARKROOM_ASL_VALIDATOR names the program,
-    or it is on PATH (`npm install -g asl-validator`). Not a dev dependency: CI relies on
-    cfn-lint above, and on the structure tests, for the same promises."""
+    or it is on PATH (`npm install -g asl-validator`). An npm package, not a Python one: .ci/run
+    installs it, and elsewhere cfn-lint above and the structure tests keep the same promises."""
     return os.environ.get("DARKROOM_ASL_VALIDATOR") or shutil.which("asl-validator")
 
 
