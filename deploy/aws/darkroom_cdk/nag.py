@@ -46,6 +46,7 @@ def find(stack: Stack, *fragments: str) -> list[IConstruct]:
 def suppress(stack: Stack, options: Options, prefixes: Iterable[str]) -> None:
     """Acknowledge what darkroom accepts; `prefixes` are the object prefixes its roles are
     scoped to (storage.darkroom_prefixes), each an object-ARN wildcard IAM5 reports."""
+    object_prefixes = sorted(set(prefixes))
     api = find(stack, "/Api/Default/")
     ack(
         api,
@@ -95,7 +96,7 @@ def suppress(stack: Stack, options: Options, prefixes: Iterable[str]) -> None:
     for role in ("ApiRole", "ProcessorRole", "StepRole", "KeysRole"):
         policies = find(stack, f"/{role}/DefaultPolicy")
         ack(policies, "AwsSolutions-IAM5[Resource::*]", NO_RESOURCE_LEVEL)
-        for prefix in sorted(set(prefixes)):
+        for prefix in object_prefixes:
             ack(
                 policies,
                 f"AwsSolutions-IAM5[Resource::<{bucket_id(stack)}.Arn>/{prefix}*]",
