@@ -61,6 +61,7 @@ def collection(runtime: Runtime) -> dict[str, str]:
     return ids
 
 
+@pytest.mark.slow  # the whole collections recipe, OCR included
 def test_collections_recipe_end_to_end(runtime: Runtime, fake: FakeModelService) -> None:
     ids = collection(runtime)
     # The model saw each 1600x1200 original as its 800 px thumbnail.

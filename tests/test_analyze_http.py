@@ -14,6 +14,8 @@ from tests import images
 from tests.fake_llm import SCENES, FakeModelService
 from tests.server import make_server, wait_final
 
+pytestmark = pytest.mark.slow  # a server with a worker process, and CLI subprocesses
+
 SECRET = "sk-test-http-1b2c3d4e5f6a7b8c"
 
 

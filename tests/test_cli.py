@@ -54,6 +54,7 @@ def stored_originals(home: Path) -> list[Path]:
     ]
 
 
+@pytest.mark.slow  # worker processes (ingest through the CLI)
 def test_ingest_json_reports_every_file(settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     make_folder(folder, 4)
@@ -330,6 +331,7 @@ def test_pool_workers_run_at_the_priority_asked(settings: Settings) -> None:
         pool.close()
 
 
+@pytest.mark.slow  # worker processes, and a FIFO left unopened
 def test_ingest_rejects_what_is_not_a_regular_file(settings: Settings, tmp_path: Path) -> None:
     # Why: a FIFO named *.jpg hung ingest forever and a broken symlink crashed it with no line
     # for the valid files beside them (issue #13 item 17).

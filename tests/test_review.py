@@ -235,6 +235,7 @@ def test_cli_review_list_decide_undo(tmp_path: Path, backend: str) -> None:
     assert json.loads(cli("review", "list", "--json").stdout)["image_id"] == image_id
 
 
+@pytest.mark.slow  # CLI subprocesses over a labelled set
 def test_cli_review_tune_writes_the_override(tmp_path: Path, backend: str) -> None:
     if backend != "sqlite":
         pytest.skip("the CLI part runs once, on SQLite")
