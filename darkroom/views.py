@@ -75,9 +75,14 @@ def media_fields(image: Image, blobs: BlobStore, catalog: Catalog | None) -> dic
                 "thumbnail": blobs.url(frame["key"]),
                 "url": keyframe_path(image.id, frame["ms"]),
             }
-            for frame in steps.get("keyframes", {}).get("keyframes", [])
+            for frame in _keyframes(steps)
         ]
     return fields
+
+
+def _keyframes(steps: dict[str, Any]) -> list[dict[str, Any]]:
+    """The keyframes a job's keyframes step recorded (none if it did not run)."""
+    return list(steps.get("keyframes", {}).get("keyframes", []))
 
 
 def keyframe_path(image_id: str, ms: int) -> str:
@@ -89,7 +94,7 @@ def keyframe_key(image: Image, ms: int, catalog: Catalog) -> str | None:
     """Where the keyframe of a video at `ms` is stored, if the keyframes step made one."""
     if not image.job_id:
         return None
-    frames = catalog.step_outputs(image.job_id).get("keyframes", {}).get("keyframes", [])
+    frames = _keyframes(catalog.step_outputs(image.job_id))
     return next((str(frame["key"]) for frame in frames if frame["ms"] == ms), None)
 
 

@@ -188,8 +188,7 @@ class Intake:
         compiled = self.recipes.get(recipe)  # an unknown one is refused before storing
         if image_id is None:
             image_id = stable_id(owner, idempotency_key) if idempotency_key else new_id()
-        for admission in self.admissions:
-            metadata = admission.admit(compiled, owner, image_id, dict(metadata or {}))
+        metadata = self._admit(compiled, owner, image_id, dict(metadata or {}))
         name = display_name(filename)
         image = Image(
             id=image_id,
@@ -221,6 +220,14 @@ class Intake:
             return self._store(image, stream, size)
         finally:
             self.claims.release(claim)
+
+    def _admit(
+        self, recipe: CompiledRecipe, owner: str, image_id: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The metadata every admission let through (and completed), or Refused from one."""
+        for admission in self.admissions:
+            metadata = admission.admit(recipe, owner, image_id, dict(metadata))
+        return metadata
 
     def _wait_for(self, owner: str, idempotency_key: str) -> Image:
         deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
@@ -271,7 +278,6 @@ class Intake:
         source: str,
         enqueue: bool = True,
         image_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
     ) -> Accepted:
         """An original that is already in the store at `key` (an object put straight into the
         bucket): recorded where it lies, nothing copied. The recipe's admissions see it first;
@@ -279,7 +285,7 @@ class Intake:
         idempotency key) is the same image on every delivery of its notification. With
         `enqueue=False` no job is queued: the caller runs the job itself (a Lambda handling the
         notification). `image_id`: the id promised beforehand (a presigned upload), instead of
-        one made from the key; `metadata`: what the upload said of itself."""
+        one made from the key."""
         existing = self.catalog.find_image(owner, idempotency_key)
         if existing is not None:
             return Accepted(existing, new=False)
@@ -294,12 +300,9 @@ class Intake:
             idempotency_key=idempotency_key,
             job_id=stable_id("job", image_id, "1"),
             size_bytes=size,  # validate refuses one over the limit before reading it
-            metadata=dict(metadata or {}),
         )
-        compiled = self.recipes.get(recipe)
         try:
-            for admission in self.admissions:
-                image.metadata = admission.admit(compiled, owner, image_id, dict(image.metadata))
+            image.metadata = self._admit(self.recipes.get(recipe), owner, image_id, {})
         except Refused as exc:
             # Nobody is there to answer (the object came by the bucket): its record says why,
             # and the bytes are not kept (a selfie without consent must not stay stored).
